@@ -1,0 +1,387 @@
+"""YAML -> frozen, typed run configuration.
+
+Loading is strict: YAML syntax errors, duplicate keys, unknown keys and wrong types all raise
+:class:`~papertrade.errors.ConfigError` with the file, the dotted key and what to do about it.
+``${VAR}`` and ``${VAR:-default}`` are interpolated from the environment in string values;
+``--set a.b=value`` overrides are applied before validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from papertrade.errors import ConfigError
+
+
+class Frozen(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Calendar = Literal["crypto", "us_equity"]
+
+
+class BundledSource(Frozen):
+    """Real daily OHLCV shipped with papertrade (see ``papertrade/datasets/PROVENANCE.md``)."""
+
+    source: Literal["bundled"] = "bundled"
+    calendar: Calendar | None = None
+
+
+class CsvSource(Frozen):
+    """A local CSV with the bundled files' columns: ``date,open,high,low,close,volume``."""
+
+    source: Literal["csv"]
+    path: Path
+    calendar: Calendar | None = None
+
+
+class YFinanceSource(Frozen):
+    """Daily bars downloaded from Yahoo Finance through yfinance, cached on disk."""
+
+    source: Literal["yfinance"]
+    ticker: str
+    calendar: Calendar | None = None
+
+
+class CcxtSource(Frozen):
+    """Daily klines downloaded from an exchange's public API through ccxt, cached on disk."""
+
+    source: Literal["ccxt"]
+    exchange: str = "binance"
+    market: str | None = Field(default=None, description="exchange symbol; default: the key")
+    calendar: Calendar | None = None
+
+
+SymbolSource = Annotated[
+    BundledSource | CsvSource | YFinanceSource | CcxtSource, Field(discriminator="source")
+]
+
+
+class StrategyConfig(Frozen):
+    """Which strategy runs, and its parameters (validated by the strategy's own Params)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataConfig(Frozen):
+    """Market data: window, bar size, and where each symbol comes from."""
+
+    timeframe: Literal["1d"] = "1d"
+    start: dt.date | None = None
+    end: dt.date | None = Field(default=None, description="null: latest available")
+    symbols: dict[str, SymbolSource] = Field(
+        default_factory=dict, description="per-symbol source; default: the bundled data set"
+    )
+    cache_dir: Path = Field(
+        default=Path("~/.cache/papertrade"), description="downloaded bars are cached here"
+    )
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> DataConfig:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+class BrokerConfig(Frozen):
+    """Account and execution costs, shared by every broker."""
+
+    cash: float = Field(default=10_000.0, gt=0, description="starting cash in the quote currency")
+    quote: str = Field(default="USDT", min_length=1, description="the cash currency")
+    fee_bps: float = Field(default=10.0, ge=0, le=1000, description="fee per fill, bps of notional")
+    slippage_bps: float = Field(
+        default=5.0, ge=0, le=1000, description="fill price worse than the reference, in bps"
+    )
+
+
+class RunConfig(Frozen):
+    """A whole run: what the YAML file holds."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    strategy: StrategyConfig
+    data: DataConfig = Field(default_factory=DataConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    runs_dir: Path = Field(default=Path("runs"), description="run folders are created here")
+
+
+class LoadedConfig(Frozen):
+    """A validated config together with where it came from."""
+
+    path: str
+    raw: dict[str, Any]
+    run: RunConfig
+
+
+# --------------------------------------------------------------------------- YAML loading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key '{key}' (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, file: str, key: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, file, _join(key, k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, file, f"{key}[{i}]", env) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            file, key, f"environment variable {name} is not set",
+            f"export {name}=... or write ${{{name}:-default}}",
+        )
+
+    return _ENV_PATTERN.sub(replace, value)
+
+
+def _join(prefix: str, key: Any) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping strictly; every failure is a one-line ConfigError."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "", f"cannot read: {exc}", "pass a UTF-8 YAML file") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = (exc.problem or str(exc)).strip()
+        raise ConfigError(
+            file, where, f"YAML syntax: {problem}", "fix the YAML at that position"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, "", f"YAML: {exc}", "fix the YAML") from None
+    if data is None:
+        raise ConfigError(file, "", "the file is empty", "see configs/ for examples")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            file, "", f"top level is a {type(data).__name__}, not a mapping",
+            "write 'key: value' pairs (see configs/)",
+        )
+    return data
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides; the value is parsed as a YAML scalar or flow list."""
+    result: dict[str, Any] = _deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                file, item, "override is not KEY=VALUE", "write e.g. --set broker.fee_bps=5"
+            )
+        key, _, text = item.partition("=")
+        key = key.strip()
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(file, key, "empty key segment", "write e.g. strategy.params.x=1")
+        node = result
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(file, key, f"'{part}' is not a mapping", "override a leaf key")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """'did you mean 'x'?' for the closest option, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _dotted(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last segment of ``loc`` (for did-you-mean)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type)
+                                         and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        current = field.annotation
+        args = getattr(current, "__args__", ())
+        if args:
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            current = models[0] if len(models) == 1 else None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def format_validation_error(
+    exc: ValidationError, file: str, model: type[BaseModel], prefix: str = ""
+) -> ConfigError:
+    """Turn the first pydantic error into a ConfigError with key path and a fix."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+    key = _dotted((*prefix.split("."), *loc)) if prefix else _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc)
+        options = list(owner.model_fields) if owner else []
+        hint = did_you_mean(str(loc[-1]), options)
+        fix = hint or (f"allowed keys: {', '.join(options)}" if options else "remove it")
+        return ConfigError(file, key, "unknown key", fix)
+    if kind == "missing":
+        return ConfigError(file, key, "required key is missing", "add it (see configs/)")
+    given = err.get("input")
+    shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        return ConfigError(
+            file, key, f"unknown source {shown}", "use one of: bundled, csv, yfinance, ccxt"
+        )
+    return ConfigError(file, key, f"{msg} (got {shown})", "correct the value")
+
+
+_UNION_TAGS = {"bundled", "csv", "yfinance", "ccxt"}
+
+
+def load_config(
+    path: str | Path,
+    overrides: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Read, interpolate, override and validate a run config (strategy params included)."""
+    from strategies import get_strategy  # strategies depend on config, not the reverse at import
+
+    file = str(path)
+    raw = read_yaml(Path(path))
+    raw = _interpolate(raw, file, "", os.environ if env is None else env)
+    raw = apply_overrides(raw, overrides, file)
+    try:
+        run = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise format_validation_error(exc, file, RunConfig) from None
+    strategy_cls = get_strategy(run.strategy.name, file=file)
+    strategy_cls.parse_params(run.strategy.params, file=file)
+    base = Path(path).resolve().parent
+    _check_csv_paths(run, file, base)
+    return LoadedConfig(path=file, raw=raw, run=run)
+
+
+def _check_csv_paths(run: RunConfig, file: str, base: Path) -> None:
+    for symbol, source in run.data.symbols.items():
+        if isinstance(source, CsvSource):
+            resolved = resolve_path(source.path, base)
+            if not resolved.is_file():
+                raise ConfigError(
+                    file, f"data.symbols.{symbol}.path", f"CSV file not found: {resolved}",
+                    "fix the path (relative paths are read from the config's folder "
+                    "or the working directory)",
+                )
+
+
+def resolve_path(path: Path, base: Path) -> Path:
+    """A config-relative path: absolute as is, else the working directory, else the config's."""
+    expanded = path.expanduser()
+    if expanded.is_absolute() or expanded.exists():
+        return expanded
+    return base / expanded
+
+
+_SECRET_KEY = re.compile(r"(secret|password|passphrase|api_?key|token|private)", re.IGNORECASE)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A copy of a raw config with every secret-looking value replaced by '***'."""
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    if _SECRET_KEY.search(key) and not key.endswith("_env") and value not in (None, ""):
+        return "***"
+    return value
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON schema of the run config (strategy params documented per strategy)."""
+    from strategies import registry
+
+    schema = RunConfig.model_json_schema()
+    schema["$comment"] = "strategy.params is validated by the named strategy's Params"
+    schema["x-strategy-params"] = {
+        name: cls.Params.model_json_schema() for name, cls in sorted(registry().items())
+    }
+    return schema
