@@ -1,0 +1,200 @@
+"""Backtest execution of precomputed target weights through backtrader.
+
+One feed per traded asset. Weights decided at a bar's close are sized from the equity at the
+next bar's open and executed at that open (backtrader's cheat-on-open), sells before buys, with
+fractional sizes, percentage fees and slippage. The rebalance policy and the sizing are the
+shared kernel in :mod:`papertrade.rebalance`; this module only adapts them to backtrader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from brokers.base import ExecutionReport
+from papertrade.journal import Journal
+from papertrade.rebalance import FillModel, current_weights, plan_orders, should_send
+from strategies.base import Decisions, RebalancePolicy
+
+
+class FractionalPercentCommission(bt.CommInfoBase):  # type: ignore[misc]
+    """Stock-like percentage commission whose sizer returns fractional sizes.
+
+    backtrader's default ``getsize`` returns ``int(cash // price)``, so $10k buys no BTC at $40k.
+    """
+
+    params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_PERC), ("percabs", True))
+
+    def getsize(self, price: float, cash: float) -> float:
+        return float(self.p.leverage * cash / price)
+
+
+@dataclass
+class ExecutionPlan:
+    """What the backtrader strategy needs, precomputed outside backtrader."""
+
+    decisions: Decisions
+    policy: RebalancePolicy
+    scheduled: np.ndarray
+    label_to_time: dict[dt.date, pd.Timestamp]
+    fills: FillModel
+    journal: Journal
+    quote: str
+    last_time: pd.Timestamp
+    on_decision: Callable[[pd.Timestamp, str, dict[str, float]], None]
+    report: ExecutionReport = field(default_factory=ExecutionReport)
+
+
+class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
+    params = (("plan", None),)
+
+    def __init__(self) -> None:
+        self.plan: ExecutionPlan = self.p.plan
+        self.by_name = {d._name: d for d in self.datas}
+        self.row_of = {t: i for i, t in enumerate(self.plan.decisions.weights.index)}
+        self.pending: tuple[pd.Timestamp, dict[str, float]] | None = None
+        self.legs: dict[int, str] = {}
+
+    # an asset listed after the start must not delay the strategy: run from the first bar
+    def prenext(self) -> None:
+        self.next()
+
+    def prenext_open(self) -> None:
+        self.next_open()
+
+    def _live(self) -> dict[str, Any]:
+        """Feeds that have a bar at the current time (a feed with len 0 shows its LAST value).
+
+        In ``next_open`` the strategy's own clock still shows the previous bar while the feeds
+        have advanced, so "now" is the latest feed time.
+        """
+        started = {n: d for n, d in self.by_name.items() if len(d)}
+        if not started:
+            return {}
+        now = max(d.datetime.datetime(0) for d in started.values())
+        return {n: d for n, d in started.items() if d.datetime.datetime(0) == now}
+
+    def _positions(self) -> dict[str, float]:
+        return {n: self.getposition(d).size for n, d in self.by_name.items()
+                if self.getposition(d).size}
+
+    def _marks(self, field_name: str) -> dict[str, float]:
+        return {n: float(getattr(d, field_name)[0]) for n, d in self.by_name.items() if len(d)}
+
+    def next(self) -> None:
+        plan = self.plan
+        label = self.datetime.date(0)
+        time = plan.label_to_time.get(label)
+        if time is None:
+            return
+        closes = self._marks("close")
+        positions = self._positions()
+        cash = float(self.broker.getcash())
+        date = label.isoformat()
+        plan.journal.mark(time, date, cash, {s: (q, closes[s]) for s, q in positions.items()})
+        row = self.row_of.get(time)
+        if row is None:
+            return
+        d = plan.decisions
+        targets = {s: float(w) for s, w in d.weights.iloc[row].items()}
+        current = current_weights(cash, positions, closes)
+        send, why = should_send(
+            targets, current, event=str(d.events.iat[row]),
+            scheduled=bool(plan.scheduled[row]), policy=plan.policy,
+        )
+        if send and time >= plan.last_time:
+            send, why = False, f"{why}; not executed: no later bar in the data"
+        inputs = {k: v for k, v in d.inputs.iloc[row].items() if not pd.isna(v)}
+        plan.journal.decision(time, date, targets, inputs,
+                              f"{d.reasons.iat[row]} [{why}]", sent=send)
+        if send:
+            self.pending = (time, targets)
+            plan.on_decision(time, date, targets)
+
+    def next_open(self) -> None:
+        if self.pending is None:
+            return
+        decided_at, targets = self.pending
+        self.pending = None
+        live = self._live()
+        opens = {n: float(d.open[0]) for n, d in live.items()}
+        positions = self._positions()
+        for symbol in sorted(set(targets) | set(positions)):
+            wanted = targets.get(symbol, 0.0) > 0 or positions.get(symbol, 0.0) > 0
+            if wanted and symbol not in opens:
+                self.plan.journal.event(decided_at, "warning", "rejection",
+                                        f"{symbol}: no bar to trade at this open; order skipped")
+                self.plan.report.rejected += 1
+        orders = plan_orders(targets, positions, float(self.broker.getcash()), opens,
+                             self.plan.fills)
+        for leg, intent in enumerate(orders):
+            data = live[intent.symbol]
+            submit = self.sell if intent.side == "sell" else self.buy
+            order = submit(data=data, size=intent.qty, exectype=bt.Order.Market)
+            coid = f"bt-{decided_at:%Y%m%d}-{intent.symbol.replace('/', '')}-{leg}"
+            self.legs[order.ref] = coid
+            self.plan.journal.order(
+                coid, decision_time=decided_at, time=decided_at, symbol=intent.symbol,
+                side=intent.side, qty=intent.qty, ref_price=intent.ref_price, status="submitted",
+            )
+
+    def notify_order(self, order: Any) -> None:
+        coid = self.legs.get(order.ref)
+        if coid is None or order.status in (order.Submitted, order.Accepted):
+            return
+        plan = self.plan
+        name = order.data._name
+        side = "buy" if order.isbuy() else "sell"
+        when = pd.Timestamp(bt.num2date(order.executed.dt or order.created.dt)).tz_localize("UTC")
+        if order.status == order.Completed:
+            qty, price = abs(float(order.executed.size)), float(order.executed.price)
+            fee = float(order.executed.comm)
+            plan.journal.fill(coid, time=when, symbol=name, side=side, qty=qty, price=price,
+                              fee=fee, fee_currency=plan.quote)
+            plan.journal.order(coid, decision_time=None, time=when, symbol=name, side=side,
+                               qty=qty, ref_price=None, status="filled")
+        else:
+            status = order.getstatusname().lower()
+            plan.journal.order(coid, decision_time=None, time=when, symbol=name, side=side,
+                               qty=abs(float(order.created.size)), ref_price=None,
+                               status="rejected", reason=status)
+            plan.journal.event(when, "warning", "rejection",
+                               f"{side} {abs(order.created.size):.8g} {name}: {status}")
+            plan.report.rejected += 1
+
+
+def _feed(bars: pd.DataFrame, name: str) -> bt.feeds.PandasData:
+    frame = bars.loc[:, ["open", "high", "low", "close", "volume"]].copy()
+    frame.index = pd.DatetimeIndex(bars["date"]).as_unit("ns")
+    frame["openinterest"] = 0.0
+    return bt.feeds.PandasData(dataname=frame, name=name)
+
+
+def run_backtrader(
+    feeds: dict[str, pd.DataFrame], plan: ExecutionPlan, cash: float
+) -> ExecutionReport:
+    """Run backtrader over ``feeds`` (symbol -> native bars with a ``date`` column)."""
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=False)
+    cerebro.broker.setcash(cash)
+    cerebro.broker.set_coc(False)
+    cerebro.broker.set_coo(True)
+    # Our sizing guarantees cash >= 0; backtrader's pre-submit check would price buys at the
+    # bar's *close* (known only later) and reject orders sized at the open.
+    cerebro.broker.set_checksubmit(False)
+    cerebro.broker.set_slippage_perc(
+        plan.fills.slippage, slip_open=True, slip_limit=True, slip_match=True, slip_out=True
+    )
+    cerebro.broker.addcommissioninfo(FractionalPercentCommission(commission=plan.fills.fee))
+    for name, bars in feeds.items():
+        cerebro.adddata(_feed(bars, name), name=name)
+    cerebro.addstrategy(_TargetWeightsExecutor, plan=plan)
+    cerebro.run()
+    plan.report.final_cash = float(cerebro.broker.getcash())
+    plan.report.final_value = float(cerebro.broker.getvalue())
+    return plan.report

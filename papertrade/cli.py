@@ -1,0 +1,144 @@
+"""The ``papertrade`` command line.
+
+Heavy modules (pandas, backtrader, ccxt, plotly) are imported inside the commands, so
+``papertrade --help`` stays instant. Every error papertrade raises on purpose prints as one
+line and exits with code 2; ``-v`` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="papertrade",
+    help="Backtest and paper-trade strategies from a YAML config; review the runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML run config, e.g. configs/rut_breakout_rotation.yaml")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override a key, e.g. --set strategy.params.rotation.top_k=2"),
+]
+DateOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show tracebacks")] = False,
+) -> None:
+    """papertrade: config -> data -> strategy -> broker -> journal -> report."""
+
+
+def _load(config: Path, overrides: list[str] | None) -> Any:
+    from papertrade.config import load_config
+
+    return load_config(config, overrides or [])
+
+
+@app.command()
+def backtest(
+    config: ConfigArg,
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                      help="first bar (YYYY-MM-DD)")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                    help="last bar (YYYY-MM-DD)")] = None,
+    overrides: SetOpt = None,
+    report: Annotated[bool, typer.Option(help="write report.html")] = True,
+) -> None:
+    """Backtest CONFIG on historical data; prints a summary and the run folder."""
+    from papertrade.runner import run_backtest
+    from papertrade.terminal import print_summary
+
+    loaded = _load(config, overrides)
+    result = run_backtest(
+        loaded,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        report=report,
+    )
+    print_summary(result.folder, result.metrics)
+
+
+@app.command()
+def validate(config: ConfigArg, overrides: SetOpt = None) -> None:
+    """Check CONFIG (keys, types, strategy, symbols) without running anything."""
+    from papertrade.runner import build_strategy
+
+    loaded = _load(config, overrides)
+    strategy = build_strategy(loaded)
+    symbols = ", ".join(dict.fromkeys(strategy.symbol_keys().values()))
+    typer.echo(f"{config}: ok ({strategy.name} on {symbols})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of run configs (strategy params per strategy)."""
+    from papertrade.config import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def _mount() -> None:
+    from papertrade.exchange_sim.cli import app as exchange_app
+    from papertrade.report.cli import app as runs_app
+
+    app.add_typer(exchange_app, name="exchange", help="The local Binance-spot exchange emulator.")
+    app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
+
+
+def _configure_logging(verbose: bool) -> None:
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING",
+               format="<level>{level: <7}</level> {message}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``papertrade`` console script."""
+    from papertrade.errors import PapertradeError
+
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in args or "--verbose" in args
+    _configure_logging(verbose)
+    try:
+        _mount()
+    except ImportError:  # a sub-app still in development must not break the others
+        if verbose:
+            raise
+    try:
+        app(args=args, standalone_mode=False)
+    except PapertradeError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(1) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The run's system of record: an SQLite journal in WAL mode (schema in docs/run-folder.md).
+
+Writers call :meth:`Journal.commit` whenever a record must survive a crash (the live loop
+commits before every exchange call; a backtest commits in batches). Readers open the file
+read-only and never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS decisions(
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, date TEXT NOT NULL, targets TEXT NOT NULL,
+  inputs TEXT NOT NULL, reason TEXT NOT NULL, sent INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders(
+  id INTEGER PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, decision_time TEXT,
+  time TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
+  ref_price REAL, status TEXT NOT NULL, reason TEXT, request TEXT, response TEXT);
+CREATE TABLE IF NOT EXISTS fills(
+  id INTEGER PRIMARY KEY, client_order_id TEXT NOT NULL, time TEXT NOT NULL,
+  symbol TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
+  fee REAL NOT NULL, fee_currency TEXT, trade_id TEXT);
+CREATE TABLE IF NOT EXISTS equity(
+  time TEXT PRIMARY KEY, date TEXT NOT NULL, equity REAL NOT NULL, cash REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS positions(
+  time TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
+  value REAL NOT NULL, PRIMARY KEY(time, symbol));
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL,
+  message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
+"""
+
+
+def iso(time: pd.Timestamp) -> str:
+    """ISO-8601 UTC with a Z, as every journal time is written."""
+    stamp = pd.Timestamp(time)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json(value: Any) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if hasattr(v, "item"):  # numpy scalar
+            return clean(v.item())
+        if isinstance(v, pd.Timestamp):
+            return iso(v)
+        return v
+
+    return json.dumps(clean(value), separators=(",", ":"), sort_keys=True, default=str)
+
+
+class Journal:
+    """Append-only writer of one run's ``journal.sqlite``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._db.execute("BEGIN")
+
+    # ------------------------------------------------------------------ transactions
+
+    def commit(self) -> None:
+        """Make everything written so far durable, and open the next transaction."""
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
+
+    def close(self) -> None:
+        """Commit and close."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._db.close()
+
+    @contextmanager
+    def committed(self) -> Iterator[Journal]:
+        """``with journal.committed(): ...`` writes, then commits."""
+        yield self
+        self.commit()
+
+    # ------------------------------------------------------------------ writes
+
+    def set_meta(self, values: Mapping[str, Any]) -> None:
+        """Upsert meta key/values (JSON-encoded)."""
+        self._db.executemany(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [(k, _json(v)) for k, v in values.items()],
+        )
+
+    def decision(
+        self, time: pd.Timestamp, date: str, targets: Mapping[str, float],
+        inputs: Mapping[str, Any], reason: str, sent: bool,
+    ) -> None:
+        """One strategy decision with the inputs that drove it."""
+        self._db.execute(
+            "INSERT INTO decisions(time, date, targets, inputs, reason, sent) VALUES(?,?,?,?,?,?)",
+            (iso(time), date, _json(dict(targets)), _json(dict(inputs)), reason, int(sent)),
+        )
+
+    def order(
+        self, client_order_id: str, *, decision_time: pd.Timestamp | None, time: pd.Timestamp,
+        symbol: str, side: str, qty: float, ref_price: float | None, status: str,
+        reason: str = "", request: Any = None, response: Any = None,
+    ) -> None:
+        """Record an order request (or update its status if the id is known)."""
+        self._db.execute(
+            "INSERT INTO orders(client_order_id, decision_time, time, symbol, side, qty, ref_price,"
+            " status, reason, request, response) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(client_order_id) DO UPDATE SET status=excluded.status, "
+            "reason=excluded.reason, response=COALESCE(excluded.response, orders.response)",
+            (
+                client_order_id, iso(decision_time) if decision_time is not None else None,
+                iso(time), symbol, side, qty, ref_price, status, reason,
+                _json(request) if request is not None else None,
+                _json(response) if response is not None else None,
+            ),
+        )
+
+    def fill(
+        self, client_order_id: str, *, time: pd.Timestamp, symbol: str, side: str,
+        qty: float, price: float, fee: float, fee_currency: str, trade_id: str | None = None,
+    ) -> None:
+        """One execution."""
+        self._db.execute(
+            "INSERT INTO fills(client_order_id, time, symbol, side, qty, price, fee, fee_currency,"
+            " trade_id) VALUES(?,?,?,?,?,?,?,?,?)",
+            (client_order_id, iso(time), symbol, side, qty, price, fee, fee_currency, trade_id),
+        )
+
+    def mark(
+        self, time: pd.Timestamp, date: str, cash: float,
+        positions: Mapping[str, tuple[float, float]],
+    ) -> float:
+        """Equity and positions marked at ``time``; ``positions`` maps symbol -> (qty, price)."""
+        equity = cash + sum(q * p for q, p in positions.values())
+        stamp = iso(time)
+        self._db.execute(
+            "INSERT OR REPLACE INTO equity(time, date, equity, cash) VALUES(?,?,?,?)",
+            (stamp, date, equity, cash),
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO positions(time, symbol, qty, price, value) VALUES(?,?,?,?,?)",
+            [(stamp, s, q, p, q * p) for s, (q, p) in positions.items() if q],
+        )
+        return equity
+
+    def event(self, time: pd.Timestamp, level: str, kind: str, message: str) -> None:
+        """A rejection, error, retry or notable fact."""
+        self._db.execute(
+            "INSERT INTO events(time, level, kind, message) VALUES(?,?,?,?)",
+            (iso(time), level, kind, message),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+        """Query the journal into a DataFrame (the writer's own view)."""
+        return pd.read_sql_query(sql, self._db, params=params)

@@ -1,0 +1,148 @@
+"""Performance statistics: pure functions of an equity curve and a list of fills.
+
+Ratios are fractions (0.25 = 25 %). Returns are per bar; ``periods_per_year`` is 365 for a
+crypto clock. The risk-free rate is zero. ``None`` means undefined (e.g. a profit factor with
+no losing trade), never a made-up number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Drawdown from the running peak at each bar (0 at a peak, negative below)."""
+    return equity / equity.cummax() - 1.0
+
+
+def max_drawdown_duration_days(equity: pd.Series) -> int:
+    """Longest stretch, in calendar days, from a peak until equity regains it (or the end)."""
+    if equity.empty:
+        return 0
+    peak_time = equity.index[0]
+    peak = equity.iloc[0]
+    longest = pd.Timedelta(0)
+    for time, value in equity.items():
+        if value >= peak:
+            peak, peak_time = value, time
+        else:
+            longest = max(longest, pd.Timestamp(time) - pd.Timestamp(peak_time))
+    return int(longest / pd.Timedelta(days=1))
+
+
+def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, Any]:
+    """Return, risk and risk-adjusted figures of an equity curve indexed by time."""
+    equity = equity.dropna()
+    if len(equity) < 2 or equity.iloc[0] <= 0:
+        return {"total_return": None, "cagr": None, "volatility": None, "sharpe": None,
+                "sortino": None, "max_drawdown": None, "max_drawdown_duration_days": 0,
+                "calmar": None}
+    returns = equity.pct_change().dropna()
+    total = equity.iloc[-1] / equity.iloc[0] - 1.0
+    years = (pd.Timestamp(equity.index[-1]) - pd.Timestamp(equity.index[0])) / pd.Timedelta(
+        days=365.25)
+    cagr = (equity.iloc[-1] / equity.iloc[0]) ** (1 / years) - 1.0 if years > 0 else math.nan
+    std = returns.std(ddof=1)
+    downside = np.sqrt(np.mean(np.minimum(returns.to_numpy(), 0.0) ** 2))
+    root = math.sqrt(periods_per_year)
+    mdd = drawdown(equity).min()
+    return {
+        "total_return": _finite(total),
+        "cagr": _finite(cagr),
+        "volatility": _finite(std * root),
+        "sharpe": _finite(returns.mean() / std * root) if std > 0 else None,
+        "sortino": _finite(returns.mean() / downside * root) if downside > 0 else None,
+        "max_drawdown": _finite(mdd),
+        "max_drawdown_duration_days": max_drawdown_duration_days(equity),
+        "calmar": _finite(cagr / abs(mdd)) if mdd < 0 else None,
+    }
+
+
+def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
+    """Per-symbol round trips (flat -> position -> flat) with their net P&L after fees.
+
+    ``fills`` needs columns symbol, side, qty, price, fee. A position still open at the end is
+    not a round trip.
+    """
+    trips: list[dict[str, Any]] = []
+    for symbol, group in fills.groupby("symbol", sort=True):
+        held, pnl, opened = 0.0, 0.0, None
+        for row in group.itertuples(index=False):
+            signed = row.qty if row.side == "buy" else -row.qty
+            if held <= 1e-12 and signed > 0:
+                opened, pnl = getattr(row, "time", None), 0.0
+            pnl += -signed * row.price - row.fee
+            held += signed
+            if held <= 1e-9 * max(1.0, abs(signed)) and opened is not None:
+                trips.append({"symbol": symbol, "opened": opened,
+                              "closed": getattr(row, "time", None), "pnl": pnl})
+                held, opened = 0.0, None
+    return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
+
+
+def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
+    """Counts, win rate, profit factor and fees from fills."""
+    if fills.empty:
+        return {"trades": 0, "round_trips": 0, "win_rate": None, "profit_factor": None,
+                "fees": 0.0, "traded_notional": 0.0}
+    trips = round_trips(fills)
+    wins = trips["pnl"][trips["pnl"] > 0].sum()
+    losses = -trips["pnl"][trips["pnl"] < 0].sum()
+    return {
+        "trades": len(fills),
+        "round_trips": len(trips),
+        "win_rate": _finite((trips["pnl"] > 0).mean()) if len(trips) else None,
+        "profit_factor": _finite(wins / losses) if losses > 0 else None,
+        "fees": float(fills["fee"].sum()),
+        "traded_notional": float((fills["qty"] * fills["price"]).sum()),
+    }
+
+
+def exposure(invested_share: pd.Series, threshold: float = 0.01) -> float | None:
+    """Fraction of bars with more than ``threshold`` of equity in positions."""
+    if invested_share.empty:
+        return None
+    return float((invested_share > threshold).mean())
+
+
+def buy_and_hold(close: pd.Series, cash: float) -> pd.Series:
+    """Equity of buying ``cash`` worth at the first close and holding (fees ignored)."""
+    close = close.dropna()
+    return close / close.iloc[0] * cash if len(close) else close
+
+
+def summary(
+    equity: pd.Series,
+    fills: pd.DataFrame,
+    invested_share: pd.Series,
+    benchmarks: dict[str, pd.Series],
+    periods_per_year: int = 365,
+) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds (see docs/run-folder.md)."""
+    stats: dict[str, Any] = {
+        "start": pd.Timestamp(equity.index[0]).strftime("%Y-%m-%d") if len(equity) else None,
+        "end": pd.Timestamp(equity.index[-1]).strftime("%Y-%m-%d") if len(equity) else None,
+        "bars": len(equity),
+        "start_equity": float(equity.iloc[0]) if len(equity) else None,
+        "end_equity": float(equity.iloc[-1]) if len(equity) else None,
+    }
+    stats.update(equity_metrics(equity, periods_per_year))
+    stats["exposure"] = exposure(invested_share)
+    trades = trade_metrics(fills)
+    mean_equity = float(equity.mean()) if len(equity) else math.nan
+    stats.update(trades)
+    stats["turnover"] = _finite(trades["traded_notional"] / mean_equity) if len(equity) else None
+    stats["benchmarks"] = {
+        name: {k: equity_metrics(curve, periods_per_year)[k]
+               for k in ("total_return", "cagr", "max_drawdown")}
+        for name, curve in benchmarks.items()
+    }
+    return stats

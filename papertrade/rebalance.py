@@ -1,0 +1,149 @@
+"""From target weights to orders: the kernel shared by the backtest and the live loop.
+
+Pure functions: :func:`current_weights`, :func:`should_send` (the rebalance policy) and
+:func:`plan_orders` (sizing: sells before buys, buys scaled so that cash never goes negative
+after fees and slippage, dust ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from strategies.base import RebalancePolicy
+
+Side = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True)
+class FillModel:
+    """Costs of a fill: price worse than the reference by ``slippage``; ``fee`` on notional.
+
+    Rates are fractions (10 bps = 0.001). The backtest configures backtrader with the same
+    numbers; the dry run fills with this model directly.
+    """
+
+    fee: float = 0.0
+    slippage: float = 0.0
+
+    @classmethod
+    def from_bps(cls, fee_bps: float, slippage_bps: float) -> FillModel:
+        """Build from basis points as written in ``broker.fee_bps``/``broker.slippage_bps``."""
+        return cls(fee=fee_bps / 10_000, slippage=slippage_bps / 10_000)
+
+    def fill_price(self, side: Side, reference: float) -> float:
+        """The price a market order fills at, given the reference (e.g. the open)."""
+        return reference * (1 + self.slippage) if side == "buy" else reference * (1 - self.slippage)
+
+    def fee_for(self, notional: float) -> float:
+        """The fee charged on a fill of ``notional`` quote units."""
+        return abs(notional) * self.fee
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """A market order the kernel wants: ``qty`` base units at about ``ref_price``."""
+
+    symbol: str
+    side: Side
+    qty: float
+    ref_price: float
+
+    @property
+    def notional(self) -> float:
+        """Quote value at the reference price."""
+        return self.qty * self.ref_price
+
+
+def portfolio_value(cash: float, positions: Mapping[str, float], prices: Mapping[str, float]) -> float:
+    """Cash plus every position marked at ``prices``."""
+    return cash + sum(qty * prices[s] for s, qty in positions.items() if qty)
+
+
+def current_weights(
+    cash: float, positions: Mapping[str, float], prices: Mapping[str, float]
+) -> dict[str, float]:
+    """Each position's share of the portfolio value."""
+    equity = portfolio_value(cash, positions, prices)
+    if equity <= 0:
+        return {s: 0.0 for s in positions}
+    return {s: qty * prices[s] / equity for s, qty in positions.items()}
+
+
+def max_drift(targets: Mapping[str, float], current: Mapping[str, float]) -> float:
+    """Largest absolute difference between target and current weights."""
+    names = set(targets) | set(current)
+    return max((abs(targets.get(s, 0.0) - current.get(s, 0.0)) for s in names), default=0.0)
+
+
+def should_send(
+    targets: Mapping[str, float],
+    current: Mapping[str, float],
+    *,
+    event: str,
+    scheduled: bool,
+    policy: RebalancePolicy,
+) -> tuple[bool, str]:
+    """Whether a decision goes to the broker, and why (for the journal)."""
+    drift = max_drift(targets, current)
+    if event:
+        if drift > 1e-9:
+            return True, f"{event}: rebalance (max drift {drift:.1%})"
+        return False, f"{event}: portfolio already at target"
+    if policy.every == "on_change" and not scheduled:
+        return False, "no event: hold"
+    if policy.every != "daily" and not scheduled:
+        return False, "not a scheduled rebalance day"
+    if drift > policy.drift:
+        return True, f"drift {drift:.1%} > {policy.drift:.1%}: rebalance"
+    return False, f"drift {drift:.1%} <= {policy.drift:.1%}: nothing to trade"
+
+
+def plan_orders(
+    targets: Mapping[str, float],
+    positions: Mapping[str, float],
+    cash: float,
+    prices: Mapping[str, float],
+    fills: FillModel,
+    *,
+    min_notional: float = 0.0,
+) -> list[OrderIntent]:
+    """Orders that move the portfolio to ``targets`` at ``prices``: sells first, then buys.
+
+    Sizes come from the equity at ``prices`` (the execution bar's open in a backtest), so the
+    targets are met at execution. Buys are scaled down together when the cash left after the
+    sells (net of fees and slippage) cannot pay for them; a symbol without a price is skipped.
+    Orders below ``min_notional`` are dust and are not sent.
+    """
+    tradable = {s: p for s, p in prices.items() if p and p > 0}
+    equity = cash + sum(q * tradable[s] for s, q in positions.items() if s in tradable)
+    sells: list[OrderIntent] = []
+    buys: list[OrderIntent] = []
+    for symbol in sorted(set(targets) | set(positions)):
+        price = tradable.get(symbol)
+        if price is None:
+            continue
+        held = positions.get(symbol, 0.0)
+        wanted = max(targets.get(symbol, 0.0), 0.0) * equity / price
+        delta = wanted - held
+        if targets.get(symbol, 0.0) <= 0 and held > 0:
+            delta = -held  # close completely, no dust left behind
+        if abs(delta) * price < max(min_notional, 1e-9):
+            continue
+        if delta < 0:
+            sells.append(OrderIntent(symbol, "sell", -delta, price))
+        else:
+            buys.append(OrderIntent(symbol, "buy", delta, price))
+    proceeds = sum(
+        o.qty * fills.fill_price("sell", o.ref_price) * (1 - fills.fee) for o in sells
+    )
+    cost = sum(o.qty * fills.fill_price("buy", o.ref_price) * (1 + fills.fee) for o in buys)
+    available = cash + proceeds
+    if cost > available > 0:
+        scale = available / cost * (1 - 1e-12)
+        buys = [OrderIntent(o.symbol, "buy", o.qty * scale, o.ref_price) for o in buys]
+    elif available <= 0:
+        buys = []
+    buys = [o for o in buys if o.notional >= max(min_notional, 1e-9)]
+    return sells + buys

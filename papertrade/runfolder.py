@@ -1,0 +1,123 @@
+"""Creating a run folder and writing its plain files (format: docs/run-folder.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from papertrade import __version__
+from papertrade.config import redact
+from papertrade.errors import RunFolderError
+
+FORMAT = 1
+
+
+def utc_now() -> dt.datetime:
+    """The current time in UTC (seconds resolution)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def run_digest(raw_config: dict[str, Any], data: dict[str, dict[str, object]]) -> str:
+    """First 8 hex digits of SHA-256 over the resolved config and the data digests."""
+    payload = json.dumps({"config": raw_config, "data": data}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:8]
+
+
+def create_run_folder(runs_dir: Path, name: str, mode: str, digest: str) -> Path:
+    """A new, empty run folder; never reuses or overwrites an existing one."""
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"runs_dir {runs_dir}: cannot create it ({exc.strerror})") from None
+    for attempt in range(1, 100):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        folder = runs_dir / f"{stamp}-{name}-{mode}-{digest}{suffix}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunFolderError(f"{folder}: cannot create it ({exc.strerror})") from None
+        return folder
+    raise RunFolderError(f"{runs_dir}: too many runs named {stamp}-{name}-{mode}-{digest}")
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON atomically (temp file + rename), so readers never see half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Write a CSV atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    frame.to_csv(tmp, index=False, float_format="%.10g")
+    os.replace(tmp, path)
+
+
+def write_config(folder: Path, raw: dict[str, Any]) -> None:
+    """The resolved config with secrets replaced by ``***``."""
+    text = yaml.safe_dump(redact(raw), sort_keys=False, default_flow_style=None)
+    (folder / "config.yaml").write_text(text)
+
+
+def git_sha() -> str | None:
+    """The commit of the working tree papertrade runs from, if it is a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def versions() -> dict[str, str]:
+    """Versions of papertrade, Python and the libraries that shape results."""
+    found = {"papertrade": __version__, "python": platform.python_version()}
+    for package in ("backtrader", "pandas", "numpy", "pydantic", "ccxt"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def manifest(folder: Path, **fields: Any) -> dict[str, Any]:
+    """The manifest for a new run (status ``running``)."""
+    return {
+        "format": FORMAT,
+        "run_id": folder.name,
+        "status": "running",
+        "error": None,
+        "pid": os.getpid(),
+        "created_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "finished_at": None,
+        **fields,
+        "versions": versions(),
+        "git_sha": git_sha(),
+    }
+
+
+def finish_manifest(folder: Path, payload: dict[str, Any], status: str,
+                    error: str | None = None) -> None:
+    """Rewrite the manifest with the final status."""
+    payload = {**payload, "status": status, "error": error,
+               "finished_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+    write_json(folder / "manifest.json", payload)

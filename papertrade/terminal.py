@@ -1,0 +1,45 @@
+"""Compact terminal summary of a finished run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(value: Any) -> str:
+    return f"{value:+.1%}" if isinstance(value, int | float) else "n/a"
+
+
+def _num(value: Any, fmt: str = ".2f") -> str:
+    return format(value, fmt) if isinstance(value, int | float) else "n/a"
+
+
+def print_summary(folder: Path, metrics: dict[str, Any], console: Console | None = None) -> None:
+    """Headline metrics, benchmarks and the run folder's path."""
+    console = console or Console(highlight=False)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("", "return", "CAGR", "max DD", "Sharpe"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(
+        "strategy", _pct(metrics.get("total_return")), _pct(metrics.get("cagr")),
+        _pct(metrics.get("max_drawdown")), _num(metrics.get("sharpe")),
+    )
+    for name, bench in (metrics.get("benchmarks") or {}).items():
+        table.add_row(name, _pct(bench.get("total_return")), _pct(bench.get("cagr")),
+                      _pct(bench.get("max_drawdown")), "")
+    console.print(
+        f"[bold]{metrics.get('start')} -> {metrics.get('end')}[/]  "
+        f"equity {_num(metrics.get('start_equity'), ',.2f')} -> "
+        f"{_num(metrics.get('end_equity'), ',.2f')}"
+    )
+    console.print(table)
+    console.print(
+        f"trades {metrics.get('trades')}  round trips {metrics.get('round_trips')}  "
+        f"win rate {_pct(metrics.get('win_rate'))}  profit factor "
+        f"{_num(metrics.get('profit_factor'))}  exposure {_pct(metrics.get('exposure'))}  "
+        f"fees {_num(metrics.get('fees'), ',.2f')}  turnover {_num(metrics.get('turnover'), '.1f')}x"
+    )
+    console.print(f"run folder: {folder}")

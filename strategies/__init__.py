@@ -1,0 +1,41 @@
+"""Strategies, found by name.
+
+``get_strategy("rut_breakout_rotation")`` returns the class; a typo gets a did-you-mean.
+"""
+
+from __future__ import annotations
+
+from strategies.base import Decisions, Params, RebalancePolicy, Strategy
+from strategies.momentum_rotation import MomentumRotation
+from strategies.rut_breakout_rotation import RutBreakoutRotation
+
+__all__ = [
+    "Decisions",
+    "MomentumRotation",
+    "Params",
+    "RebalancePolicy",
+    "RutBreakoutRotation",
+    "Strategy",
+    "get_strategy",
+    "registry",
+]
+
+
+def registry() -> dict[str, type[Strategy]]:
+    """Every strategy papertrade ships, by config name."""
+    return {cls.name: cls for cls in (RutBreakoutRotation, MomentumRotation)}
+
+
+def get_strategy(name: str, file: str = "<config>") -> type[Strategy]:
+    """The strategy class called ``name``; ConfigError with did-you-mean otherwise."""
+    from papertrade.config import did_you_mean
+    from papertrade.errors import ConfigError
+
+    known = registry()
+    if name in known:
+        return known[name]
+    hint = did_you_mean(name, known)
+    raise ConfigError(
+        file, "strategy.name", f"unknown strategy '{name}'",
+        hint or f"available: {', '.join(sorted(known))}",
+    )
