@@ -14,6 +14,7 @@ from typing import Literal
 from strategies.base import RebalancePolicy
 
 Side = Literal["buy", "sell"]
+CASH_MARGIN = 1e-9
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,13 @@ def plan_orders(
         o.qty * fills.fill_price("sell", o.ref_price) * (1 - fills.fee) for o in sells
     )
     cost = sum(o.qty * fills.fill_price("buy", o.ref_price) * (1 + fills.fee) for o in buys)
-    available = cash + proceeds
-    if cost > available > 0:
-        scale = available / cost * (1 - 1e-12)
-        buys = [OrderIntent(o.symbol, "buy", o.qty * scale, o.ref_price) for o in buys]
-    elif available <= 0:
+    # A relative margin keeps rounding (sizes * prices summed in another order by the broker)
+    # from overdrawing cash by a few nano-units, which backtrader and exchanges reject.
+    available = (cash + proceeds) * (1 - CASH_MARGIN)
+    if available <= 0:
         buys = []
+    elif cost > available:
+        scale = available / cost
+        buys = [OrderIntent(o.symbol, "buy", o.qty * scale, o.ref_price) for o in buys]
     buys = [o for o in buys if o.notional >= max(min_notional, 1e-9)]
     return sells + buys

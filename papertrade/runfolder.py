@@ -63,7 +63,7 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """Write a CSV atomically."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.10g")
+    frame.to_csv(tmp, index=False, float_format="%.15g")
     os.replace(tmp, path)
 
 

@@ -59,7 +59,7 @@ def scheduled_days(history: MarketHistory, policy: RebalancePolicy) -> np.ndarra
     if policy.every == "daily":
         return np.ones(n, dtype=bool)
     if policy.every == "weekly":
-        return np.asarray(history.labels().dayofweek == WEEKDAYS.index(policy.weekday))
+        return np.asarray(history.labels().day_of_week == WEEKDAYS.index(policy.weekday))
     return np.zeros(n, dtype=bool)
 
 

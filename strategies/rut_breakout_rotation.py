@@ -133,35 +133,40 @@ class RutBreakoutRotation(Strategy):
         dry = drought(close, level)
         ma = close.rolling(p.exit.ma_days).mean() if p.exit.ma_days else None
         points = confirmation_points(dates, pd.DatetimeIndex(native.index), p.breakout.confirm)
-        confirm_at = {int(i): t for i, t in points.items()}
+        # integer nanoseconds: this loop visits every session since 1987
+        times = pd.DatetimeIndex(native.index).as_unit("ns").asi8
+        confirm_at = dict(zip(points.index.tolist(),
+                              pd.DatetimeIndex(points).as_unit("ns").asi8.tolist(), strict=True))
 
         # One row per moment something can change: every session close (exit checks) and every
         # confirmation point (entry checks), processed in time order.
-        moments = sorted({(t, i) for i, t in enumerate(native.index)} |
+        moments = sorted({(int(t), i) for i, t in enumerate(times)} |
                          {(t, i) for i, t in confirm_at.items()})
-        rows: list[dict[str, object]] = []
+        c_arr, lvl_arr, dry_arr = close.to_numpy(), level.to_numpy(), dry.to_numpy()
+        ma_arr = ma.to_numpy() if ma is not None else np.full(len(close), np.nan)
+        date_arr = dates.to_numpy()
+        hold = int(pd.Timedelta(days=p.exit.min_hold_days).value)
+        rows: list[tuple[object, ...]] = []
         in_market, entries, exits = False, 0, 0
-        entry_time: pd.Timestamp | None = None
+        entry_time = -1
         entry_level = np.nan
         for time, i in moments:
-            c, lvl = float(close[i]), float(level[i])
-            mav = float(ma[i]) if ma is not None else np.nan
-            if in_market and entry_time is not None and native.index[i] == time:
-                held = (time - entry_time) >= pd.Timedelta(days=p.exit.min_hold_days)
-                if held and self._failed(c, entry_level, mav):
+            c, lvl, mav = c_arr[i], lvl_arr[i], ma_arr[i]
+            if in_market and times[i] == time:
+                if time - entry_time >= hold and self._failed(c, entry_level, mav):
                     in_market, exits = False, exits + 1
             elif (not in_market and confirm_at.get(i) == time and c > lvl
-                  and int(dry[i]) >= p.breakout.min_drought):
+                  and dry_arr[i] >= p.breakout.min_drought):
                 in_market, entries = True, entries + 1
                 entry_time, entry_level = time, lvl
-            rows.append({
-                "time": time, "signal_date": dates[i], "signal_close": c,
-                "breakout_level": lvl, "ma": mav, "in_market": in_market,
-                "entries": entries, "exits": exits,
-                "entry_time": entry_time, "entry_level": entry_level,
-                "exit_level": self._exit_level(entry_level),
-            })
-        frame = pd.DataFrame(rows)
+            rows.append((time, date_arr[i], c, lvl, mav, in_market, entries, exits,
+                         entry_time if entries else None, entry_level,
+                         self._exit_level(entry_level)))
+        frame = pd.DataFrame(rows, columns=[
+            "time", "signal_date", "signal_close", "breakout_level", "ma", "in_market",
+            "entries", "exits", "entry_time", "entry_level", "exit_level"])
+        frame["time"] = pd.to_datetime(frame["time"], unit="ns", utc=True)
+        frame["entry_time"] = pd.to_datetime(frame["entry_time"], unit="ns", utc=True)
         return frame.groupby("time", sort=True).last()
 
     def _exit_level(self, entry_level: float) -> float:
@@ -197,35 +202,42 @@ class RutBreakoutRotation(Strategy):
         scheduled = scheduled_days(history, self.params.rebalance)
 
         n, cols = len(clock), self.traded_symbols()
+        # plain arrays: this loop runs once per bar, pandas scalar access would dominate
+        entries_a, exits_a = entries.to_numpy(), exits.to_numpy()
+        in_a, trig_a, btc_a = in_market.to_numpy(), trig.to_numpy(dtype=bool), btc.to_numpy()
+        alts_a, mom_a = alts.to_numpy(), alt_mom.to_numpy()
+        days_in = ((clock - entry_time) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+        days_in = np.nan_to_num(days_in, nan=0.0)
+        view = {col: series.to_numpy() for col, series in seen.items()}
+        alt_names = list(p.alts)
         weights = np.zeros((n, len(cols)))
         events = np.full(n, "", dtype=object)
         reasons = np.full(n, "", dtype=object)
-        held_alts: list[str] = []
+        held: list[int] = []
         rotated = np.zeros(n, dtype=bool)
         # An episode already under way when the window opens is entered at the first decision.
-        prev_entries = int(entries.iat[0]) - int(bool(in_market.iat[0])) if n else 0
-        prev_exits, is_rot = int(exits.iat[0]) if n else 0, False
+        prev_entries = int(entries_a[0]) - int(bool(in_a[0])) if n else 0
+        prev_exits, is_rot = int(exits_a[0]) if n else 0, False
         for k in range(n):
-            if entries.iat[k] > prev_entries:
-                events[k], is_rot, held_alts = "breakout", False, []
-            elif exits.iat[k] > prev_exits:
-                events[k], is_rot, held_alts = "exit", False, []
-            prev_entries, prev_exits = entries.iat[k], exits.iat[k]
-            if not in_market.iat[k]:
-                reasons[k] = self._reason_out(seen, k, events[k])
+            if entries_a[k] > prev_entries:
+                events[k], is_rot, held = "breakout", False, []
+            elif exits_a[k] > prev_exits:
+                events[k], is_rot, held = "exit", False, []
+            prev_entries, prev_exits = entries_a[k], exits_a[k]
+            if not in_a[k]:
+                reasons[k] = self._reason_out(view, k, events[k])
                 continue
-            if not is_rot and rot.share > 0 and bool(trig.iat[k]) and self._days_in(
-                clock[k], entry_time.iat[k]
-            ) >= self._min_days_for_trigger():
+            if (not is_rot and rot.share > 0 and trig_a[k]
+                    and days_in[k] >= self._min_days_for_trigger()):
                 is_rot = True
                 events[k] = events[k] or "rotate"
-                held_alts = self._top_alts(alt_mom.iloc[k])
-            elif is_rot and (scheduled[k] or any(np.isnan(alts[a].iat[k]) for a in held_alts)):
-                held_alts = self._top_alts(alt_mom.iloc[k])
+                held = self._top_alts(mom_a[k])
+            elif is_rot and (scheduled[k] or np.isnan(alts_a[k, held]).any()):
+                held = self._top_alts(mom_a[k])
             rotated[k] = is_rot
-            row = self._weights_row(cols, btc.iat[k], held_alts if is_rot else [])
-            weights[k] = row
-            reasons[k] = self._reason_in(seen, k, events[k], held_alts if is_rot else [])
+            names = [alt_names[j] for j in held] if is_rot else []
+            weights[k] = self._weights_row(cols, btc_a[k], names)
+            reasons[k] = self._reason_in(view, k, events[k], names)
 
         inputs = pd.DataFrame({
             "signal_date": pd.to_datetime(seen["signal_date"]).dt.strftime("%Y-%m-%d"),
@@ -248,12 +260,6 @@ class RutBreakoutRotation(Strategy):
         rot = self.params.rotation
         return rot.trigger_days if rot.trigger == "days_since_entry" else 0
 
-    @staticmethod
-    def _days_in(now: pd.Timestamp, since: pd.Timestamp) -> float:
-        if pd.isna(since):
-            return 0.0
-        return float((now - since) / pd.Timedelta(days=1))
-
     def _trigger(self, btc: pd.Series, alts: pd.DataFrame, rot: RotationParams) -> pd.Series:
         if rot.trigger in ("never", "days_since_entry"):
             return pd.Series(rot.trigger != "never", index=btc.index)
@@ -264,9 +270,11 @@ class RutBreakoutRotation(Strategy):
         btc_ret = momentum(btc.to_frame(), rot.trigger_days).iloc[:, 0]
         return (alt_ret > btc_ret).fillna(False)
 
-    def _top_alts(self, mom: pd.Series) -> list[str]:
-        ranked = mom.dropna().sort_values(ascending=False, kind="stable")
-        return list(ranked.index[: self.params.rotation.top_k])
+    def _top_alts(self, mom: np.ndarray) -> list[int]:
+        """Positions of the top-K alts by momentum (ties: config order); NaN never ranks."""
+        valid = np.flatnonzero(~np.isnan(mom))
+        order = valid[np.argsort(-mom[valid], kind="stable")]
+        return [int(j) for j in order[: self.params.rotation.top_k]]
 
     def _weights_row(self, cols: list[str], btc_close: float, alts: list[str]) -> np.ndarray:
         p = self.params
@@ -282,38 +290,38 @@ class RutBreakoutRotation(Strategy):
 
     # ------------------------------------------------------------------ reasons
 
-    def _reason_out(self, seen: dict[str, pd.Series], k: int, event: str) -> str:
-        sig, close = self.params.signal, seen["signal_close"].iat[k]
+    def _reason_out(self, seen: dict[str, np.ndarray], k: int, event: str) -> str:
+        sig, close = self.params.signal, seen["signal_close"][k]
         if pd.isna(close):
             return f"no {sig} close available yet: stay in {self._quote()}"
-        when = _date(seen["signal_date"].iat[k])
+        when = _date(seen["signal_date"][k])
         if event == "exit":
             causes = []
-            level, ma = seen["exit_level"].iat[k], seen["ma"].iat[k]
+            level, ma = seen["exit_level"][k], seen["ma"][k]
             if not pd.isna(level) and close < level:
                 causes.append(f"< exit level {level:,.2f}")
             if not pd.isna(ma) and close < ma:
                 causes.append(f"< {self.params.exit.ma_days}-session MA {ma:,.2f}")
-            return (f"{sig} close {close:,.2f} ({when}) {' and '.join(causes)} "
-                    f"-> breakout failed: exit to {self._quote()}")
+            return (f"{sig} close {close:,.2f} {' and '.join(causes)} "
+                    f"→ breakout failed ({when}): exit to {self._quote()}")
         return (f"{sig} close {close:,.2f} ({when}) <= prior high "
-                f"{seen['breakout_level'].iat[k]:,.2f}: stay in {self._quote()}")
+                f"{seen['breakout_level'][k]:,.2f}: stay in {self._quote()}")
 
-    def _reason_in(self, seen: dict[str, pd.Series], k: int, event: str, alts: list[str]) -> str:
-        sig, close = self.params.signal, seen["signal_close"].iat[k]
-        when = _date(seen["signal_date"].iat[k])
+    def _reason_in(self, seen: dict[str, np.ndarray], k: int, event: str, alts: list[str]) -> str:
+        sig, close = self.params.signal, seen["signal_close"][k]
+        when = _date(seen["signal_date"][k])
         held = f"{self.params.btc}" + (f" + {', '.join(alts)}" if alts else "")
         if event == "breakout":
-            return (f"{sig} close {close:,.2f} ({when}) > prior high "
-                    f"{seen['breakout_level'].iat[k]:,.2f} -> breakout: hold {held}")
+            return (f"{sig} close {close:,.2f} > prior high "
+                    f"{seen['breakout_level'][k]:,.2f} → breakout ({when}): hold {held}")
         if event == "rotate":
-            return f"rotation trigger {self.params.rotation.trigger} fired -> hold {held}"
+            return f"rotation trigger {self.params.rotation.trigger} fired → hold {held}"
         return (f"in market: {sig} close {close:,.2f} ({when}), exit below "
-                f"{seen['exit_level'].iat[k]:,.2f}; hold {held}")
+                f"{seen['exit_level'][k]:,.2f}; hold {held}")
 
     def _quote(self) -> str:
         return self.params.btc.split("/")[-1] if "/" in self.params.btc else "cash"
 
 
 def _date(value: object) -> str:
-    return pd.Timestamp(value).strftime("%Y-%m-%d") if not pd.isna(value) else "?"
+    return str(value)[:10] if not pd.isna(value) else "?"

@@ -59,12 +59,12 @@ def confirmation_points(dates: pd.Series, available: pd.DatetimeIndex, confirm: 
     else:
         month_end = periods.end_time.normalize()
         # last Monday-Friday of the month
-        back = np.maximum(month_end.dayofweek.to_numpy() - 4, 0)
+        back = np.maximum(month_end.day_of_week.to_numpy() - 4, 0)
         period_end = month_end - pd.to_timedelta(back, unit="D")
     end_known = (pd.DatetimeIndex(period_end) + _CLOSE).tz_localize(_NEW_YORK).tz_convert("UTC")
-    known = np.maximum(avail.to_numpy(), end_known.to_numpy().astype(avail.dtype))
-    points = pd.Series(known, index=dates.index)
-    return points[is_last.to_numpy()]
+    end_known = pd.Series(end_known.as_unit(avail.dt.unit), index=dates.index)
+    known = avail.where(avail >= end_known, end_known)
+    return known[is_last.to_numpy()]
 
 
 def momentum(close: pd.DataFrame, days: int) -> pd.DataFrame:

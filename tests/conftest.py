@@ -1,0 +1,41 @@
+"""Shared fixtures: real bundled data, real backtests in temporary run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from papertrade.config import LoadedConfig, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+FLAGSHIP = CONFIGS / "rut_breakout_rotation.yaml"
+ALTS = ["ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "ADA/USDT", "DOGE/USDT",
+        "AVAX/USDT", "LINK/USDT"]
+
+
+def flagship(tmp: Path, *overrides: str) -> LoadedConfig:
+    """The flagship config writing its runs under ``tmp``."""
+    return load_config(FLAGSHIP, [f"runs_dir={tmp}", *overrides])
+
+
+@pytest.fixture(scope="session")
+def flagship_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One flagship backtest with the shipped fees and slippage (no report)."""
+    from papertrade.runner import run_backtest
+
+    tmp = tmp_path_factory.mktemp("runs")
+    return run_backtest(flagship(tmp), report=False).folder
+
+
+@pytest.fixture(scope="session")
+def frictionless_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flagship with zero fees and slippage and daily drift rebalancing (many trades)."""
+    from papertrade.runner import run_backtest
+
+    tmp = tmp_path_factory.mktemp("runs0")
+    loaded = flagship(tmp, "broker.fee_bps=0", "broker.slippage_bps=0",
+                      "strategy.params.rebalance.every=daily",
+                      "strategy.params.rebalance.drift=0.02")
+    return run_backtest(loaded, report=False).folder
