@@ -28,7 +28,18 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a key, e.g. --set strategy.params.rotation.top_k=2"),
 ]
-DateOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+
+
+def _date_option(name: str, value: str | None) -> dt.date | None:
+    from papertrade.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError("command line", name, f"'{value}' is not a date",
+                          "write YYYY-MM-DD") from None
 
 
 @app.callback()
@@ -47,10 +58,8 @@ def _load(config: Path, overrides: list[str] | None) -> Any:
 @app.command()
 def backtest(
     config: ConfigArg,
-    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                      help="first bar (YYYY-MM-DD)")] = None,
-    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                    help="last bar (YYYY-MM-DD)")] = None,
+    start: Annotated[str | None, typer.Option(help="first bar (YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, typer.Option(help="last bar (YYYY-MM-DD)")] = None,
     overrides: SetOpt = None,
     report: Annotated[bool, typer.Option(help="write report.html")] = True,
 ) -> None:
@@ -60,9 +69,7 @@ def backtest(
 
     loaded = _load(config, overrides)
     result = run_backtest(
-        loaded,
-        start=start.date() if start else None,
-        end=end.date() if end else None,
+        loaded, start=_date_option("--start", start), end=_date_option("--end", end),
         report=report,
     )
     print_summary(result.folder, result.metrics)
@@ -127,18 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise SystemExit(130) from None
-    except SystemExit:
-        raise
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(1) from None
-        raise
-
+    except typer.Abort:
+        raise SystemExit(1) from None
+    except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
+        message = getattr(exc, "format_message", lambda: str(exc))()
+        typer.echo(f"error: {' '.join(str(message).split()).rstrip('.')}; see papertrade --help", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
 
 if __name__ == "__main__":
     main()
