@@ -23,7 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigArg = Annotated[Path, typer.Argument(help="YAML run config, e.g. configs/rut_breakout_rotation.yaml")]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="YAML run config, e.g. configs/rut_breakout_rotation.yaml")
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a key, e.g. --set strategy.params.rotation.top_k=2"),
@@ -136,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except typer.Abort:
         raise SystemExit(1) from None
-    except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
-        message = getattr(exc, "format_message", lambda: str(exc))()
-        typer.echo(f"error: {' '.join(str(message).split()).rstrip('.')}; see papertrade --help", err=True)
-        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except typer.TyperException as usage:  # bad option values, missing arguments
+        format_message = getattr(usage, "format_message", None)
+        message = format_message() if callable(format_message) else str(usage)
+        text = " ".join(str(message).split()).rstrip(".")
+        typer.echo(f"error: {text}; see papertrade --help", err=True)
+        raise SystemExit(getattr(usage, "exit_code", 2)) from None
+
 
 if __name__ == "__main__":
     main()

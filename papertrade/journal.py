@@ -46,7 +46,7 @@ def iso(time: pd.Timestamp) -> str:
     """ISO-8601 UTC with a Z, as every journal time is written."""
     stamp = pd.Timestamp(time)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _json(value: Any) -> str:

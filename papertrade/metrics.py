@@ -27,14 +27,17 @@ def max_drawdown_duration_days(equity: pd.Series) -> int:
     """Longest stretch, in calendar days, from a peak until equity regains it (or the end)."""
     if equity.empty:
         return 0
-    peak_time = equity.index[0]
-    peak = equity.iloc[0]
-    longest = pd.Timedelta(0)
+    peak, peak_time = equity.iloc[0], pd.Timestamp(equity.index[0])
+    longest, under = pd.Timedelta(0), False
     for time, value in equity.items():
         if value >= peak:
-            peak, peak_time = value, time
+            if under:
+                longest = max(longest, pd.Timestamp(time) - peak_time)
+            peak, peak_time, under = value, pd.Timestamp(time), False
         else:
-            longest = max(longest, pd.Timestamp(time) - pd.Timestamp(peak_time))
+            under = True
+    if under:
+        longest = max(longest, pd.Timestamp(equity.index[-1]) - peak_time)
     return int(longest / pd.Timedelta(days=1))
 
 
@@ -74,17 +77,17 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     """
     trips: list[dict[str, Any]] = []
     for symbol, group in fills.groupby("symbol", sort=True):
-        held, pnl, opened = 0.0, 0.0, None
+        held, pnl, is_open, opened = 0.0, 0.0, False, None
         for row in group.itertuples(index=False):
             signed = row.qty if row.side == "buy" else -row.qty
-            if held <= 1e-12 and signed > 0:
-                opened, pnl = getattr(row, "time", None), 0.0
+            if not is_open and signed > 0:
+                is_open, opened, pnl = True, getattr(row, "time", None), 0.0
             pnl += -signed * row.price - row.fee
             held += signed
-            if held <= 1e-9 * max(1.0, abs(signed)) and opened is not None:
+            if is_open and held <= 1e-9 * max(1.0, abs(signed)):
                 trips.append({"symbol": symbol, "opened": opened,
                               "closed": getattr(row, "time", None), "pnl": pnl})
-                held, opened = 0.0, None
+                held, is_open = 0.0, False
     return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
 
 

@@ -57,7 +57,9 @@ class OrderIntent:
         return self.qty * self.ref_price
 
 
-def portfolio_value(cash: float, positions: Mapping[str, float], prices: Mapping[str, float]) -> float:
+def portfolio_value(
+    cash: float, positions: Mapping[str, float], prices: Mapping[str, float]
+) -> float:
     """Cash plus every position marked at ``prices``."""
     return cash + sum(qty * prices[s] for s, qty in positions.items() if qty)
 

@@ -16,9 +16,10 @@ from typing import Any
 import pandas as pd
 from loguru import logger
 
-from papertrade.config import ConfigError, LoadedConfig
+from papertrade.config import LoadedConfig
 from papertrade.data.history import MarketHistory
 from papertrade.data.sources import check_symbols, load_market
+from papertrade.errors import ConfigError
 from papertrade.journal import Journal
 from papertrade.metrics import buy_and_hold, summary
 from papertrade.rebalance import FillModel

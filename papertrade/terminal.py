@@ -33,13 +33,16 @@ def print_summary(folder: Path, metrics: dict[str, Any], console: Console | None
     console.print(
         f"[bold]{metrics.get('start')} -> {metrics.get('end')}[/]  "
         f"equity {_num(metrics.get('start_equity'), ',.2f')} -> "
-        f"{_num(metrics.get('end_equity'), ',.2f')}"
+        f"{_num(metrics.get('end_equity'), ',.2f')}",
+        soft_wrap=True,
     )
     console.print(table)
     console.print(
         f"trades {metrics.get('trades')}  round trips {metrics.get('round_trips')}  "
         f"win rate {_pct(metrics.get('win_rate'))}  profit factor "
         f"{_num(metrics.get('profit_factor'))}  exposure {_pct(metrics.get('exposure'))}  "
-        f"fees {_num(metrics.get('fees'), ',.2f')}  turnover {_num(metrics.get('turnover'), '.1f')}x"
+        f"fees {_num(metrics.get('fees'), ',.2f')}  "
+        f"turnover {_num(metrics.get('turnover'), '.1f')}x",
+        soft_wrap=True,
     )
-    console.print(f"run folder: {folder}")
+    console.print(f"run folder: {folder}", soft_wrap=True)

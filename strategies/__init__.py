@@ -5,17 +5,17 @@
 
 from __future__ import annotations
 
-from strategies.base import Decisions, Params, RebalancePolicy, Strategy
+from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams
 from strategies.momentum_rotation import MomentumRotation
 from strategies.rut_breakout_rotation import RutBreakoutRotation
 
 __all__ = [
     "Decisions",
     "MomentumRotation",
-    "Params",
     "RebalancePolicy",
     "RutBreakoutRotation",
     "Strategy",
+    "StrategyParams",
     "get_strategy",
     "registry",
 ]

@@ -1,7 +1,7 @@
 """The strategy interface.
 
 A strategy is a *causal function* from aligned market history to target portfolio weights,
-parameterised by a frozen pydantic ``Params``. It never imports backtrader or ccxt: the same
+parameterised by a frozen pydantic ``Params`` model. It never imports backtrader or ccxt: the same
 code drives the backtest, the dry run and the testnet. Causal means that the weights at a
 decision time depend only on bars available at that time; ``tests/`` checks this by truncating
 the history at many cut points.
@@ -23,13 +23,13 @@ from papertrade.data.history import MarketHistory
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class Params(BaseModel):
+class StrategyParams(BaseModel):
     """Base of every strategy's parameters: frozen, unknown keys rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RebalancePolicy(Params):
+class RebalancePolicy(StrategyParams):
     """When target weights are sent to the broker.
 
     A strategy *event* (entry, exit, rotation) is always sent at once. Otherwise the targets
@@ -80,16 +80,16 @@ class Decisions:
 
 
 class Strategy(ABC):
-    """Subclass, set ``name`` and ``Params``, implement :meth:`decide`."""
+    """Subclass, set ``name`` and ``Params`` (a StrategyParams model), implement :meth:`decide`."""
 
     name: ClassVar[str]
-    Params: ClassVar[type[Params]]
+    Params: ClassVar[type[StrategyParams]]
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: StrategyParams) -> None:
         self.params = params
 
     @classmethod
-    def parse_params(cls, raw: dict[str, Any], file: str = "<config>") -> Params:
+    def parse_params(cls, raw: dict[str, Any], file: str = "<config>") -> StrategyParams:
         """Validate ``strategy.params``; errors name the key under ``strategy.params``."""
         try:
             return cls.Params.model_validate(raw)

@@ -15,11 +15,11 @@ import pandas as pd
 from pydantic import Field
 
 from papertrade.data.history import MarketHistory
-from strategies.base import Decisions, Params, RebalancePolicy, Strategy, scheduled_days
+from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams, scheduled_days
 from strategies.signals import momentum
 
 
-class MomentumParams(Params):
+class MomentumParams(StrategyParams):
     """Parameters of :class:`MomentumRotation`."""
 
     universe: tuple[str, ...] = Field(min_length=1, description="symbols to choose from")
@@ -36,7 +36,7 @@ class MomentumRotation(Strategy):
     """Top-K trailing-return rotation with an absolute momentum filter."""
 
     name: ClassVar[str] = "momentum_rotation"
-    Params: ClassVar[type[Params]] = MomentumParams
+    Params: ClassVar[type[StrategyParams]] = MomentumParams
     params: MomentumParams
 
     def symbol_keys(self) -> dict[str, str]:

@@ -26,11 +26,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from papertrade.data.history import MarketHistory
-from strategies.base import Decisions, Params, RebalancePolicy, Strategy, scheduled_days
+from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams, scheduled_days
 from strategies.signals import confirmation_points, drought, momentum, prior_high
 
 
-class BreakoutParams(Params):
+class BreakoutParams(StrategyParams):
     """What counts as a breakout of the signal index."""
 
     lookback: Annotated[int, Field(ge=1)] | Literal["all"] = Field(
@@ -44,7 +44,7 @@ class BreakoutParams(Params):
     )
 
 
-class ExitParams(Params):
+class ExitParams(StrategyParams):
     """When a breakout has failed."""
 
     below_level_pct: float | None = Field(
@@ -65,7 +65,7 @@ class ExitParams(Params):
         return self
 
 
-class RotationParams(Params):
+class RotationParams(StrategyParams):
     """When and how far to rotate from BTC into the strongest alts."""
 
     trigger: Literal["never", "days_since_entry", "btc_new_high", "alts_outperform"] = Field(
@@ -77,7 +77,7 @@ class RotationParams(Params):
     momentum_days: int = Field(default=30, ge=1, description="momentum window ranking the alts")
 
 
-class RutBreakoutParams(Params):
+class RutBreakoutParams(StrategyParams):
     """Parameters of :class:`RutBreakoutRotation` (``strategy.params`` in the YAML)."""
 
     signal: str = Field(default="RUT", min_length=1, description="index whose breakouts count")
@@ -102,7 +102,7 @@ class RutBreakoutRotation(Strategy):
     """Index breakout -> BTC -> top-K alts -> cash. See the module docstring."""
 
     name: ClassVar[str] = "rut_breakout_rotation"
-    Params: ClassVar[type[Params]] = RutBreakoutParams
+    Params: ClassVar[type[StrategyParams]] = RutBreakoutParams
     params: RutBreakoutParams
 
     def symbol_keys(self) -> dict[str, str]:
@@ -151,7 +151,7 @@ class RutBreakoutRotation(Strategy):
         entry_time = -1
         entry_level = np.nan
         for time, i in moments:
-            c, lvl, mav = c_arr[i], lvl_arr[i], ma_arr[i]
+            c, lvl, mav = float(c_arr[i]), float(lvl_arr[i]), float(ma_arr[i])
             if in_market and times[i] == time:
                 if time - entry_time >= hold and self._failed(c, entry_level, mav):
                     in_market, exits = False, exits + 1

@@ -37,7 +37,9 @@ def drought(close: pd.Series, level: pd.Series) -> pd.Series:
     return pd.Series(positions - last, index=close.index, dtype="int64")
 
 
-def confirmation_points(dates: pd.Series, available: pd.DatetimeIndex, confirm: Confirm) -> pd.Series:
+def confirmation_points(
+    dates: pd.Series, available: pd.DatetimeIndex, confirm: Confirm
+) -> pd.Series:
     """For each row that closes a period, the time that period's close became known.
 
     ``dates`` are the bar labels (naive dates), ``available`` their availability times (UTC).

@@ -45,7 +45,9 @@ def test_run_folder_has_every_file(flagship_run: Path) -> None:
 
 def test_equity_is_cash_plus_positions_at_every_bar(flagship_run: Path) -> None:
     equity = journal(flagship_run, "SELECT time, equity, cash FROM equity").set_index("time")
-    positions = journal(flagship_run, "SELECT time, SUM(value) AS value FROM positions GROUP BY time")
+    positions = journal(
+        flagship_run, "SELECT time, SUM(value) AS value FROM positions GROUP BY time"
+    )
     held = positions.set_index("time")["value"].reindex(equity.index).fillna(0.0)
     np.testing.assert_allclose(equity["equity"], equity["cash"] + held, rtol=1e-12)
     assert (equity["cash"] >= -1e-9).all(), "cash went negative"

@@ -44,7 +44,8 @@ CASES: list[tuple[str, str | None, list[str], str, str]] = [
      "is after end"),
     ("bad-date", variant("start: 2016-01-01", "start: 2016-13-01"), [], "data.start",
      "correct the value"),
-    ("missing-csv", variant("  end: null", "  end: null\n  symbols:\n    SPX: {source: csv, path: nope/GSPC.csv}"),
+    ("missing-csv", variant(
+        "  end: null", "  end: null\n  symbols:\n    SPX: {source: csv, path: nope/GSPC.csv}"),
      [], "data.symbols.SPX.path", "fix the path"),
     ("unknown-source", variant("  end: null", "  end: null\n  symbols:\n    RUT: {source: ftp}"),
      [], "data.symbols.RUT", "use one of: bundled, csv, yfinance, ccxt"),
