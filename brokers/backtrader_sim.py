@@ -57,7 +57,15 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
     def __init__(self) -> None:
         self.plan: ExecutionPlan = self.p.plan
         self.by_name = {d._name: d for d in self.datas}
-        self.row_of = {t: i for i, t in enumerate(self.plan.decisions.weights.index)}
+        d = self.plan.decisions
+        self.row_of = {t: i for i, t in enumerate(d.weights.index)}
+        # plain Python rows: next() runs once per bar and pandas row access would dominate
+        self.symbols = [str(c) for c in d.weights.columns]
+        self.weight_rows = d.weights.to_numpy().tolist()
+        self.event_rows = [str(e) for e in d.events]
+        self.reason_rows = [str(r) for r in d.reasons]
+        self.input_rows = [{str(k): v for k, v in row.items() if not pd.isna(v)}
+                           for row in d.inputs.to_dict("records")]
         self.pending: tuple[pd.Timestamp, dict[str, float]] | None = None
         self.legs: dict[int, str] = {}
 
@@ -101,18 +109,16 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
         row = self.row_of.get(time)
         if row is None:
             return
-        d = plan.decisions
-        targets = {s: float(w) for s, w in d.weights.iloc[row].items()}
+        targets = dict(zip(self.symbols, self.weight_rows[row], strict=True))
         current = current_weights(cash, positions, closes)
         send, why = should_send(
-            targets, current, event=str(d.events.iat[row]),
+            targets, current, event=self.event_rows[row],
             scheduled=bool(plan.scheduled[row]), policy=plan.policy,
         )
         if send and time >= plan.last_time:
             send, why = False, f"{why}; not executed: no later bar in the data"
-        inputs = {k: v for k, v in d.inputs.iloc[row].items() if not pd.isna(v)}
-        plan.journal.decision(time, date, targets, inputs,
-                              f"{d.reasons.iat[row]} [{why}]", sent=send)
+        plan.journal.decision(time, date, targets, self.input_rows[row],
+                              f"{self.reason_rows[row]} [{why}]", sent=send)
         if send:
             self.pending = (time, targets)
             plan.on_decision(time, date, targets)
@@ -169,11 +175,29 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
             plan.report.rejected += 1
 
 
-def _feed(bars: pd.DataFrame, name: str) -> bt.feeds.PandasData:
-    frame = bars.loc[:, ["open", "high", "low", "close", "volume"]].copy()
-    frame.index = pd.DatetimeIndex(bars["date"]).as_unit("ns")
-    frame["openinterest"] = 0.0
-    return bt.feeds.PandasData(dataname=frame, name=name)
+class ArrayFeed(bt.feed.DataBase):  # type: ignore[misc]
+    """Daily bars from plain lists: about twice as fast as ``PandasData``, whose ``_load``
+    reads every cell through ``.iloc``. ``dataname`` is a bars frame with a ``date`` column."""
+
+    def start(self) -> None:
+        super().start()
+        frame = self.p.dataname
+        stamps = [bt.date2num(d.to_pydatetime()) for d in pd.DatetimeIndex(frame["date"])]
+        columns = [frame[c].astype(float).tolist() for c in ("open", "high", "low", "close",
+                                                              "volume")]
+        self._rows = list(zip(stamps, *columns, strict=True))
+        self._next_row = 0
+
+    def _load(self) -> bool:
+        if self._next_row >= len(self._rows):
+            return False
+        stamp, open_, high, low, close, volume = self._rows[self._next_row]
+        self._next_row += 1
+        lines = self.lines
+        lines.datetime[0], lines.open[0], lines.high[0] = stamp, open_, high
+        lines.low[0], lines.close[0], lines.volume[0] = low, close, volume
+        lines.openinterest[0] = 0.0
+        return True
 
 
 def run_backtrader(
@@ -192,7 +216,7 @@ def run_backtrader(
     )
     cerebro.broker.addcommissioninfo(FractionalPercentCommission(commission=plan.fills.fee))
     for name, bars in feeds.items():
-        cerebro.adddata(_feed(bars, name), name=name)
+        cerebro.adddata(ArrayFeed(dataname=bars), name=name)
     cerebro.addstrategy(_TargetWeightsExecutor, plan=plan)
     cerebro.run()
     plan.report.final_cash = float(cerebro.broker.getcash())

@@ -1,0 +1,403 @@
+"""Replayed market data: symbols, filters, the intraday price path, klines and tickers.
+
+**Data.** Every bundled ``*/USDT`` pair (``papertrade.data.bars.read_bundled``) becomes an
+exchange symbol (``BTC/USDT`` -> ``BTCUSDT``). Only daily bars exist, so only the ``1d``
+kline interval is served. A symbol is ``TRADING`` from 00:00 UTC of its first bar to the end of
+its last bar and ``BREAK`` outside that span (orders then get "Market is closed.").
+
+**Intraday price path** (deterministic). Day D with bar ``O, H, L, C`` is a piecewise-linear path
+through four points: ``O`` at 00:00, then ``L`` at 08:00 and ``H`` at 16:00 for an up day
+(``C >= O``; ``H`` then ``L`` for a down day), and ``C`` at 24:00 (approached, not reached: at
+00:00 of D+1 the path jumps to D+1's open, so overnight gaps in the data stay gaps). Hence **at
+exactly 00:00 UTC of day D the price is D's open**, and the klines served then hold every complete
+bar up to D-1 plus the forming bar D with ``open = high = low = close = O`` and zero volume.
+During the day the forming bar's high/low are the path's extremes so far, its close the current
+price, its volume the day's volume times the elapsed fraction of the day. Prices read off the path
+are rounded to the tick (mid: half-up; ask: up; bid: down).
+
+**Spread.** ``bid = mid * (1 - spread/2)`` and ``ask = mid * (1 + spread/2)`` with
+``spread = spread_bps / 10_000``; the default spread is 0, so trades at 00:00 happen at the open.
+
+**Filters**, derived from each symbol's bundled history (enforced by the engine, -1013):
+
+- ``tickSize`` = 10^-d where d is the number of decimals of the most precise open/high/low/close in
+  the data (at least 2, at most 8): every replayed price lies on the tick. BTC/ETH: 0.01.
+- ``stepSize`` = 10^-(floor(log10(median close)) + 1), between 1e-8 and 1: one step is worth
+  0.1 to 1 USDT at the median price. BTC: 0.00001, ETH: 0.0001, BNB: 0.001, DOGE/SHIB: 1.
+- ``minQty`` = ``stepSize``; ``maxQty`` = the largest 9 x 10^k worth at most 1e9 USDT at the
+  median price (BTC: 9,000); ``MARKET_LOT_SIZE`` ``maxQty`` the same for 1e7 USDT (BTC: 90).
+- ``minPrice`` = tick, ``maxPrice`` = 1,000,000; ``NOTIONAL`` ``minNotional`` = 5 USDT (for
+  market orders at the fill price).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from itertools import pairwise
+
+from papertrade.exchange_sim import errors
+from papertrade.exchange_sim.clock import MS_PER_DAY
+
+QUOTE_ASSET = "USDT"
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+MIN_NOTIONAL = Decimal(5)
+MAX_PRICE = Decimal(1_000_000)
+_WAYPOINT_MS = MS_PER_DAY // 3
+_EIGHT_PLACES = Decimal("0.00000001")
+
+
+def fmt(value: Decimal | float) -> str:
+    """Binance's number text: fixed point with 8 decimals (``"0.00100000"``)."""
+    if isinstance(value, float):
+        return f"{value:.8f}"
+    return f"{value.quantize(_EIGHT_PLACES, rounding=ROUND_HALF_UP):f}"
+
+
+def to_decimal(value: float) -> Decimal:
+    """The shortest decimal that round-trips ``value``."""
+    return Decimal(repr(float(value)))
+
+
+def exchange_id(symbol: str) -> str:
+    """``BTC/USDT`` (or ``btcusdt``) -> ``BTCUSDT``; ValueError for non-USDT pairs."""
+    text = symbol.strip().upper()
+    if "/" in text:
+        base, _, quote = text.partition("/")
+    elif text.endswith(QUOTE_ASSET):
+        base, quote = text[: -len(QUOTE_ASSET)], QUOTE_ASSET
+    else:
+        base, quote = text, ""
+    if quote != QUOTE_ASSET or not base.isalnum():
+        raise ValueError(f"{symbol!r} is not a */USDT pair; the emulator lists only USDT pairs")
+    return base + quote
+
+
+@dataclass(frozen=True)
+class SymbolFilters:
+    """A symbol's PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE and NOTIONAL values."""
+
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    market_max_qty: Decimal
+    min_price: Decimal = Decimal(0)
+    max_price: Decimal = MAX_PRICE
+    min_notional: Decimal = MIN_NOTIONAL
+
+    def check_price(self, price: Decimal) -> None:
+        """-1013 ``Filter failure: PRICE_FILTER`` unless ``price`` is on the tick and in range."""
+        if price < max(self.min_price, self.tick_size) or price > self.max_price:
+            raise errors.filter_failure("PRICE_FILTER")
+        if price % self.tick_size != 0:
+            raise errors.filter_failure("PRICE_FILTER")
+
+    def check_quantity(self, qty: Decimal, market_order: bool) -> None:
+        """-1013 ``LOT_SIZE`` (and ``MARKET_LOT_SIZE`` for market orders) failures."""
+        if qty < self.min_qty or qty > self.max_qty or qty % self.step_size != 0:
+            raise errors.filter_failure("LOT_SIZE")
+        if market_order and qty > self.market_max_qty:
+            raise errors.filter_failure("MARKET_LOT_SIZE")
+
+    def check_notional(self, notional: Decimal) -> None:
+        if notional < self.min_notional:
+            raise errors.filter_failure("NOTIONAL")
+
+    def floor_to_step(self, qty: Decimal) -> Decimal:
+        return (qty / self.step_size).to_integral_value(rounding=ROUND_DOWN) * self.step_size
+
+    def as_binance(self) -> list[dict[str, object]]:
+        """The ``filters`` array of an exchangeInfo symbol."""
+        return [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": fmt(self.tick_size),
+                "maxPrice": fmt(self.max_price),
+                "tickSize": fmt(self.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": fmt(self.min_qty),
+                "maxQty": fmt(self.max_qty),
+                "stepSize": fmt(self.step_size),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": fmt(Decimal(0)),
+                "maxQty": fmt(self.market_max_qty),
+                "stepSize": fmt(Decimal(0)),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": fmt(self.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ]
+
+
+def _decimals_needed(values: list[float]) -> int:
+    for places in range(9):
+        scale = 10**places
+        scaled = (v * scale for v in values)
+        if all(abs(x - round(x)) <= 1e-9 * max(1.0, abs(x)) for x in scaled):
+            return places
+    return 8
+
+
+def derive_filters(prices: list[float], closes: list[float]) -> SymbolFilters:
+    """Filters for a symbol from its replayed prices (rules in the module docstring)."""
+    tick = Decimal(1).scaleb(-max(2, _decimals_needed(prices)))
+    median = sorted(closes)[len(closes) // 2]
+    exponent = min(8, max(0, math.floor(math.log10(median)) + 1))
+    step = Decimal(1).scaleb(-exponent)
+
+    def qty_worth(usdt: float) -> Decimal:
+        """9 x 10^k base units, the largest such amount worth at most ``usdt``."""
+        return max(Decimal(9).scaleb(math.floor(math.log10(usdt / median / 9))), step)
+
+    return SymbolFilters(
+        tick_size=tick,
+        step_size=step,
+        min_qty=step,
+        max_qty=qty_worth(1e9),
+        market_max_qty=qty_worth(1e7),
+        min_price=tick,
+    )
+
+
+class ReplayedSymbol:
+    """One symbol's daily bars replayed along the deterministic intraday path."""
+
+    def __init__(self, symbol: str, day_ms: list[int], bars: list[tuple[float, ...]]) -> None:
+        if not day_ms:
+            raise ValueError(f"{symbol}: no bars")
+        self.symbol = symbol
+        self.id = exchange_id(symbol)
+        self.base = self.id[: -len(QUOTE_ASSET)]
+        self.quote = QUOTE_ASSET
+        self.day_ms = day_ms
+        self.opens = [b[0] for b in bars]
+        self.highs = [b[1] for b in bars]
+        self.lows = [b[2] for b in bars]
+        self.closes = [b[3] for b in bars]
+        self.volumes = [b[4] for b in bars]
+        prices = self.opens + self.highs + self.lows + self.closes
+        self.filters = derive_filters(prices, self.closes)
+        self.first_ms = day_ms[0]
+        self.end_ms = day_ms[-1] + MS_PER_DAY
+
+    def is_trading(self, t: int) -> bool:
+        return self.first_ms <= t < self.end_ms
+
+    def day_index(self, t: int) -> int:
+        """Index of the bar whose day contains ``t`` (-1 before the first bar)."""
+        return bisect_right(self.day_ms, t) - 1
+
+    def waypoints(self, i: int) -> list[tuple[int, float]]:
+        """The day's path corners: open, first extreme, second extreme, close (at 24:00)."""
+        day, o, c = self.day_ms[i], self.opens[i], self.closes[i]
+        first, second = (self.lows[i], self.highs[i]) if c >= o else (self.highs[i], self.lows[i])
+        return [
+            (day, o),
+            (day + _WAYPOINT_MS, first),
+            (day + 2 * _WAYPOINT_MS, second),
+            (day + MS_PER_DAY, c),
+        ]
+
+    def mid(self, t: int) -> float:
+        """Unrounded path price at ``t`` (first open before the data, last close after it)."""
+        if t < self.first_ms:
+            return self.opens[0]
+        if t >= self.end_ms:
+            return self.closes[-1]
+        corners = self.waypoints(self.day_index(t))
+        for (ta, pa), (tb, pb) in pairwise(corners):
+            if t < tb:
+                return _lerp(ta, pa, tb, pb, t)
+        return corners[-1][1]
+
+    def segments(self, t1: int, t2: int) -> Iterator[tuple[int, float, int, float]]:
+        """Linear pieces ``(ta, pa, tb, pb)`` of the path covering ``[t1, t2]`` in order.
+
+        A piece ending at 24:00 ends at the close, which the path only approaches: callers
+        treat its end as the last millisecond of the day.
+        """
+        t1, t2 = max(t1, self.first_ms), min(t2, self.end_ms - 1)
+        if t1 > t2:
+            return
+        for i in range(self.day_index(t1), self.day_index(t2) + 1):
+            corners = self.waypoints(i)
+            for (ta, pa), (tb, pb) in pairwise(corners):
+                if tb < t1 or ta > t2:
+                    continue
+                lo, hi = max(ta, t1), min(tb, t2)
+                yield lo, _lerp(ta, pa, tb, pb, lo), hi, _lerp(ta, pa, tb, pb, hi)
+
+    def extremes(self, t1: int, t2: int) -> tuple[float, float]:
+        """(lowest, highest) path price over ``[t1, t2]``."""
+        points = [p for _, pa, _, pb in self.segments(t1, t2) for p in (pa, pb)]
+        if not points:
+            price = self.mid(t1)
+            return price, price
+        return min(points), max(points)
+
+    def first_touch(self, t1: int, t2: int, level: float, from_above: bool) -> int | None:
+        """First instant in ``[t1, t2]`` where the path is <= ``level`` (``from_above``) or
+        >= ``level`` (otherwise); None if it never gets there."""
+
+        def reached(price: float) -> bool:
+            return price <= level if from_above else price >= level
+
+        for ta, pa, tb, pb in self.segments(t1, t2):
+            if reached(pa):
+                return ta
+            if reached(pb):
+                offset = (pa - level) / (pa - pb) * (tb - ta)
+                touch = min(tb, ta + math.ceil(offset))
+                # the close is approached, not reached: at 24:00 the next day's open rules
+                return touch - 1 if touch == tb and tb % MS_PER_DAY == 0 else touch
+        return None
+
+    def rounded(self, price: float, rounding: str = ROUND_HALF_UP) -> Decimal:
+        tick = self.filters.tick_size
+        return (to_decimal(price) / tick).to_integral_value(rounding=rounding) * tick
+
+    def kline(self, i: int, now: int) -> list[object]:
+        """Binance kline row for day ``i`` as seen at ``now`` (forming if ``now`` is inside)."""
+        day = self.day_ms[i]
+        o, h, low, c, v = (self.opens[i], self.highs[i], self.lows[i], self.closes[i],
+                           self.volumes[i])
+        if now < day + MS_PER_DAY:
+            low, h = self.extremes(day, now)
+            c = self.mid(now)
+            v = v * (now - day) / MS_PER_DAY
+            low_d, high_d, close_d = (self.rounded(low), self.rounded(h), self.rounded(c))
+            o_text, h_text, l_text, c_text = fmt(o), fmt(high_d), fmt(low_d), fmt(close_d)
+            c = float(close_d)
+        else:
+            o_text, h_text, l_text, c_text = fmt(o), fmt(h), fmt(low), fmt(c)
+        return [
+            day, o_text, h_text, l_text, c_text, fmt(v), day + MS_PER_DAY - 1,
+            fmt(v * c), 0, fmt(v / 2), fmt(v * c / 2), "0",
+        ]
+
+    def klines(
+        self, now: int, start: int | None, end: int | None, limit: int
+    ) -> list[list[object]]:
+        """Kline rows up to the emulated ``now`` (forming candle included), Binance-style:
+        with ``start`` the first ``limit`` rows opening at or after it, otherwise the last
+        ``limit`` rows; ``end`` bounds the open times."""
+        last = min(self.day_index(now), len(self.day_ms) - 1)
+        if end is not None:
+            last = min(last, self.day_index(end))
+        if last < 0:
+            return []
+        if start is not None:
+            first = bisect_right(self.day_ms, start - 1)
+            indices = range(first, min(last + 1, first + limit))
+        else:
+            indices = range(max(0, last + 1 - limit), last + 1)
+        return [self.kline(i, now) for i in indices]
+
+    def rolling_24h(self, now: int) -> dict[str, float]:
+        """Open/high/low/last/volume/quote volume over the 24 h ending at ``now``."""
+        start = now - MS_PER_DAY
+        low, high = self.extremes(start, now)
+        volume = quote_volume = 0.0
+        last = min(self.day_index(now), len(self.day_ms) - 1)
+        for i in range(max(0, self.day_index(start)), last + 1):
+            day = self.day_ms[i]
+            overlap = max(0, min(now, day + MS_PER_DAY) - max(start, day)) / MS_PER_DAY
+            typical = (self.opens[i] + self.highs[i] + self.lows[i] + self.closes[i]) / 4
+            volume += self.volumes[i] * overlap
+            quote_volume += self.volumes[i] * overlap * typical
+        return {
+            "open": self.mid(start), "high": high, "low": low, "last": self.mid(now),
+            "volume": volume, "quote_volume": quote_volume,
+        }
+
+
+def _lerp(ta: int, pa: float, tb: int, pb: float, t: int) -> float:
+    if t <= ta or tb == ta:
+        return pa
+    if t >= tb:
+        return pb
+    return pa + (pb - pa) * (t - ta) / (tb - ta)
+
+
+@lru_cache(maxsize=64)
+def load_symbol(symbol: str) -> ReplayedSymbol:
+    """The bundled bars of ``symbol`` (``BTC/USDT``) as a replayed symbol (cached)."""
+    from papertrade.data.bars import read_bundled
+
+    frame = read_bundled(symbol).dropna()
+    day_ms = [int(ts.value // 1_000_000) for ts in frame.index]
+    columns = frame[["open", "high", "low", "close", "volume"]]
+    bars = [tuple(float(x) for x in bar) for bar in columns.itertuples(index=False, name=None)]
+    return ReplayedSymbol(symbol, day_ms, bars)
+
+
+def default_symbols() -> list[str]:
+    """Every bundled ``*/USDT`` pair."""
+    from papertrade.data.bars import bundled_symbols
+
+    return [s for s in bundled_symbols() if s.endswith("/" + QUOTE_ASSET)]
+
+
+class Market:
+    """The listed symbols plus the spread: what a price is at an emulated instant."""
+
+    def __init__(self, symbols: list[ReplayedSymbol], spread_bps: float = 0.0) -> None:
+        if spread_bps < 0:
+            raise ValueError("spread_bps must be >= 0")
+        self.symbols = {s.id: s for s in symbols}
+        self.spread_bps = spread_bps
+        self.half_spread = spread_bps / 20_000
+
+    @classmethod
+    def from_bundled(cls, symbols: list[str] | None = None, spread_bps: float = 0.0) -> Market:
+        """Load ``symbols`` (config spelling or exchange ids; default: every */USDT pair)."""
+        names = symbols or default_symbols()
+        wanted = {exchange_id(n) for n in names}
+        by_id = {exchange_id(s): s for s in default_symbols()}
+        unknown = sorted(wanted - by_id.keys())
+        if unknown:
+            raise ValueError(f"no bundled data for {', '.join(unknown)}")
+        return cls([load_symbol(by_id[i]) for i in sorted(wanted)], spread_bps)
+
+    def get(self, symbol_id: str) -> ReplayedSymbol:
+        """The symbol with exchange id ``symbol_id``; -1121 "Invalid symbol." otherwise."""
+        found = self.symbols.get(symbol_id)
+        if found is None:
+            raise errors.invalid_symbol()
+        return found
+
+    def mid(self, sym: ReplayedSymbol, t: int) -> Decimal:
+        return sym.rounded(sym.mid(t))
+
+    def bid(self, sym: ReplayedSymbol, t: int) -> Decimal:
+        return sym.rounded(sym.mid(t) * (1 - self.half_spread), ROUND_FLOOR)
+
+    def ask(self, sym: ReplayedSymbol, t: int) -> Decimal:
+        return sym.rounded(sym.mid(t) * (1 + self.half_spread), ROUND_CEILING)
+
+    def ask_level(self, price: Decimal) -> float:
+        """The mid at which the ask reaches ``price`` (a resting buy limit fills there)."""
+        return float(price) / (1 + self.half_spread)
+
+    def bid_level(self, price: Decimal) -> float:
+        """The mid at which the bid reaches ``price`` (a resting sell limit fills there)."""
+        return float(price) / (1 - self.half_spread)
+
+    def level_qty(self, sym: ReplayedSymbol, price: Decimal, depth_index: int) -> Decimal:
+        """Synthetic book quantity: about 10,000 USDT times (level + 1) per level."""
+        qty = sym.filters.floor_to_step(Decimal(10_000 * (depth_index + 1)) / price)
+        return max(qty, sym.filters.step_size)

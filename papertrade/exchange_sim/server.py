@@ -1,0 +1,423 @@
+"""The emulator's HTTP server and its in-process API (:class:`EmulatorServer`).
+
+Binance routes live under ``/api/v3``; control routes, outside Binance's namespace, under
+``/_emulator`` (JSON in, JSON out; never faulted):
+
+- ``GET /_emulator/state``: clock, symbols with prices, accounts' balances, faults, counters;
+- ``GET|POST /_emulator/clock``: read, or move with ``{"advance_seconds": 3600}`` or
+  ``{"to": "2024-01-02T00:00:00Z"}`` (ISO text or epoch ms; never backwards);
+- ``GET|POST|DELETE /_emulator/faults``: read, replace (``{"rules": [...]}``; add
+  ``"append": true`` to add instead), clear;
+- ``POST /_emulator/deposit``: ``{"asset": "USDT", "amount": "1000"}`` (optional ``api_key``).
+
+From a non-loopback client the control routes need the ``X-MBX-APIKEY`` of a session account.
+Nothing here logs a secret, a signature or a query string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from loguru import logger
+
+from papertrade.exchange_sim import control
+from papertrade.exchange_sim import state as persistence
+from papertrade.exchange_sim.binance_api import ApiRequest, BinanceApi
+from papertrade.exchange_sim.clock import MS_PER_DAY, EmulatedClock, to_ms
+from papertrade.exchange_sim.errors import ApiError, unknown_status
+from papertrade.exchange_sim.faults import FaultPlan, FaultRule
+from papertrade.exchange_sim.market import Market, fmt
+from papertrade.exchange_sim.matching import Account, MatchingEngine
+
+DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000"}
+_QUERY = re.compile(r"\?\S*")
+_SERVER_ERROR_HTML = (
+    "<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {phrase}</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (name or address) is a loopback interface."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_start(market: Market) -> int:
+    """00:00 UTC a year (364 days) before the last day every listed symbol still has a bar."""
+    last_common = min(s.day_ms[-1] for s in market.symbols.values())
+    first_common = max(s.first_ms for s in market.symbols.values())
+    return max(first_common, last_common - 364 * MS_PER_DAY)
+
+
+class EmulatorServer:
+    """A Binance-spot-speaking exchange on loopback, replaying bundled data on an emulated clock.
+
+    ``start()`` binds (port 0: any free port) and returns the base URL; ``stop()`` closes every
+    connection and writes the state file. The session account's credentials are
+    ``api_key``/``secret``; drive time with ``clock.advance(seconds)``/``clock.set(instant)``
+    (resting orders fill as the clock moves) and faults with ``set_faults``.
+
+    ``symbols``: pairs to list (default every bundled */USDT pair); ``start``: emulated start
+    (default :func:`default_start`); ``speed``: None for a step clock, else emulated seconds per
+    real second; ``spread_bps``, ``maker_fee``/``taker_fee``, ``partial_fill_ratio``: see
+    :mod:`~papertrade.exchange_sim.matching`; ``balances``: the session account's deposits
+    (default 10,000 USDT); ``state_file``: resume from / save to this JSON file;
+    ``allow_remote``: permit a non-loopback ``host``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        symbols: list[str] | None = None,
+        start: datetime | str | int | None = None,
+        speed: float | None = None,
+        spread_bps: float = 0.0,
+        maker_fee: Decimal | str = "0.001",
+        taker_fee: Decimal | str = "0.001",
+        partial_fill_ratio: float = 1.0,
+        balances: Mapping[str, Decimal | str | float] | None = None,
+        state_file: Path | str | None = None,
+        allow_remote: bool = False,
+    ) -> None:
+        if not is_loopback_host(host) and not allow_remote:
+            raise ValueError(
+                f"refusing to bind {host}: the emulator binds to loopback only unless "
+                "allow_remote is set (--allow-remote)"
+            )
+        self.host, self.port = host, port
+        self.market = Market.from_bundled(symbols, spread_bps)
+        self.state_file = Path(state_file) if state_file else None
+        saved = persistence.read(self.state_file) if self.state_file else None
+        start_ms = to_ms(start) if start is not None else default_start(self.market)
+        if saved is not None:  # resume where the session stopped (never earlier)
+            saved_ms = int(str(saved["clock_ms"]))
+            start_ms = max(start_ms, saved_ms) if start is not None else saved_ms
+        self.clock = EmulatedClock(start_ms, "speed" if speed else "step", speed or 1.0)
+        self.engine = MatchingEngine(
+            self.market, maker_fee=Decimal(maker_fee), taker_fee=Decimal(taker_fee),
+            partial_fill_ratio=partial_fill_ratio,
+        )
+        if saved is not None:
+            persistence.restore(self.engine, saved)
+            self.account = next(iter(self.engine.accounts.values()))
+            traded = {s for a in self.engine.accounts.values() for s in a.orders}
+            missing = sorted(traded - self.market.symbols.keys())
+            if missing:
+                raise ValueError(f"the state file has orders on {', '.join(missing)}: "
+                                 "list those symbols too")
+        else:
+            self.account = self.engine.add_account(secrets.token_hex(32), secrets.token_hex(32))
+            for asset, amount in (balances or DEFAULT_BALANCES).items():
+                self.engine.deposit(self.account, asset, Decimal(str(amount)), start_ms)
+        self.faults = FaultPlan()
+        self.api = BinanceApi(self.market, self.engine, self.clock)
+        self.requests: Counter[str] = Counter()
+        self._requests_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._saver = (persistence.StateSaver(self.state_file, self.snapshot_state)
+                       if self.state_file else None)
+        self.clock.on_change(self._clock_moved)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> str:
+        """Bind and serve in a daemon thread; returns the base URL (``http://host:port``)."""
+        if self._httpd is not None:
+            return self.base_url
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        httpd = _HttpServer((self.host.strip("[]"), self.port), _Handler, self, family)
+        self._httpd = httpd
+        self.port = int(httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="emulator-http",
+            daemon=True,
+        )
+        self._thread.start()
+        if self._saver is not None:
+            self._saver.start()
+        logger.info("exchange emulator listening on {}", self.base_url)
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections, save the state file (once)."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.close_connections()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._saver is not None:
+            self._saver.stop()
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        return self.account.api_key
+
+    @property
+    def secret(self) -> str:
+        return self.account.secret
+
+    # ------------------------------------------------------------------ in-process control
+
+    def set_faults(self, rules: list[FaultRule | dict[str, Any]]) -> None:
+        """Replace the fault rules (``[]`` clears them); dicts as in ``POST /_emulator/faults``."""
+        self.faults.set([r if isinstance(r, FaultRule) else FaultRule.from_dict(r) for r in rules])
+
+    def deposit(self, asset: str, amount: Decimal | str | float,
+                api_key: str | None = None) -> None:
+        """Credit (or with a negative amount, debit) an account's free balance."""
+        account = self._account(api_key)
+        with self.engine.lock:
+            self.engine.deposit(account, asset.upper(), Decimal(str(amount)), self.clock.now_ms())
+        self.mark_dirty()
+
+    def balances(self, api_key: str | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+        """``{asset: (free, locked)}`` of an account (the session account by default)."""
+        account = self._account(api_key)
+        with self.engine.lock:
+            self.engine.sync(self.clock.now_ms())
+            return {a: (account.free[a], account.locked[a])
+                    for a in sorted(set(account.free) | set(account.locked))}
+
+    def state(self) -> dict[str, object]:
+        """What ``GET /_emulator/state`` answers (no secrets)."""
+        now = self.clock.now_ms()
+        with self.engine.lock:
+            self.engine.sync(now)
+            accounts = [control.describe_account(a) for a in self.engine.accounts.values()]
+        return {
+            "clock": self.clock.describe(),
+            "config": {
+                "spread_bps": self.market.spread_bps,
+                "maker_fee": fmt(self.engine.maker_fee),
+                "taker_fee": fmt(self.engine.taker_fee),
+                "partial_fill_ratio": float(self.engine.partial_fill_ratio),
+                "state_file": str(self.state_file) if self.state_file else None,
+            },
+            "symbols": [control.describe_symbol(self.market, s, now)
+                        for s in self.market.symbols.values()],
+            "accounts": accounts,
+            "faults": self.faults.rules(),
+            "requests": self._request_counts(),
+        }
+
+    def _request_counts(self) -> dict[str, int]:
+        with self._requests_lock:
+            return dict(self.requests)
+
+    def snapshot_state(self) -> dict[str, object]:
+        with self.engine.lock:
+            return persistence.dump(self.engine, self.clock.now_ms())
+
+    def mark_dirty(self) -> None:
+        if self._saver is not None:
+            self._saver.mark_dirty()
+
+    def _account(self, api_key: str | None) -> Account:
+        account = self.engine.accounts.get(api_key) if api_key else self.account
+        if account is None:
+            raise ValueError("unknown api_key")
+        return account
+
+    def _clock_moved(self, now: int) -> None:
+        with self.engine.lock:
+            self.engine.sync(now)
+        self.mark_dirty()
+
+    # ------------------------------------------------------------------ one Binance request
+
+    def serve_binance(self, req: ApiRequest) -> tuple[int, object, dict[str, str], str]:
+        """Status, body, extra headers and disposition (``answer``/``drop``) for ``req``."""
+        with self._requests_lock:
+            self.requests[f"{req.method} {req.path}"] += 1
+        decision = self.faults.decide(req.method, req.path)
+        if decision.delay_ms:
+            self.stopping.wait(decision.delay_ms / 1000)
+        fault = decision.fault
+        status, body = 200, None
+        if fault is None or fault.executes:
+            status, body = self._execute(req)
+        if fault is None:
+            return status, body, {}, "answer"
+        logger.trace("fault {} on {} {}", fault.kind, req.method, req.path)
+        retry = {"Retry-After": str(fault.retry_after)}
+        if fault.kind == "rate_limit":
+            return 429, {"code": -1003, "msg": (
+                "Too many requests; current limit of IP(127.0.0.1) request weight is 6000 per "
+                "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
+            )}, retry, "answer"
+        if fault.kind == "ban":
+            until = int(time.time() * 1000) + fault.retry_after * 1000
+            return 418, {"code": -1003, "msg": (
+                f"Way too many requests; IP(127.0.0.1) banned until {until}. "
+                "Please use WebSocket Streams for live updates to avoid bans."
+            )}, retry, "answer"
+        if fault.kind == "server_error":
+            try:
+                phrase = HTTPStatus(fault.status).phrase
+            except ValueError:
+                phrase = "Server Error"
+            html = _SERVER_ERROR_HTML.format(status=fault.status, phrase=phrase)
+            return fault.status, html, {}, "answer"
+        if fault.kind == "unknown_status":
+            error = unknown_status()
+            return error.status, error.body(), {}, "answer"
+        if fault.kind == "timeout":
+            self.stopping.wait(fault.latency_ms / 1000)
+        return 0, None, {}, "drop"
+
+    def _execute(self, req: ApiRequest) -> tuple[int, object]:
+        try:
+            body: object = self.api.handle(req)
+            status = 200
+        except ApiError as error:
+            status, body = error.status, error.body()
+        except Exception:  # a bug must not kill the connection thread silently
+            logger.exception("emulator error on {} {}", req.method, req.path)
+            status, body = 500, {"code": -1000, "msg": "An unknown error occurred while "
+                                 "processing the request."}
+        if req.method != "GET" and status == 200:
+            self.mark_dirty()
+        return status, body
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 emulator: EmulatorServer, family: socket.AddressFamily) -> None:
+        self.address_family = family
+        self.emulator = emulator
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "papertrade-exchange-emulator"
+    sys_version = ""
+    disable_nagle_algorithm = True  # else small keep-alive answers wait ~40 ms for delayed ACKs
+    timeout = 120  # idle keep-alive connections are closed after this
+
+    server: _HttpServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # the request line holds the query string (signature): see _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("emulator http: {}", _QUERY.sub("?<redacted>", format % args))
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        emulator = self.server.emulator
+        if url.path.startswith("/_emulator/") or url.path == "/_emulator":
+            status, payload = control.handle(
+                emulator, self.command, url.path, body, headers, self.client_address[0]
+            )
+            self._send(status, payload, {})
+        else:
+            req = ApiRequest(self.command, url.path, url.query, body, headers)
+            status, payload, extra, disposition = emulator.serve_binance(req)
+            if disposition == "drop":
+                self._drop()
+            else:
+                self._send(status, payload, extra)
+        logger.trace("{} {} -> {} in {:.1f} ms", self.command, url.path, status,
+                     (time.perf_counter() - started) * 1000)
+
+    def _send(self, status: int, payload: object, extra: dict[str, str]) -> None:
+        if isinstance(payload, str):
+            data, content_type = payload.encode(), "text/html"
+        else:
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            content_type = "application/json;charset=UTF-8"
+        self.send_response_only(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Date", self.date_time_string())
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

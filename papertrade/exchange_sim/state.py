@@ -1,0 +1,150 @@
+"""The optional state file: accounts (keys and secrets), balances, orders, trades, the clock.
+
+JSON, written atomically (temporary file + rename) with mode 0600 because it holds the session
+secrets. The server saves it at most every ``interval`` seconds while something changed and on
+stop, so a crash loses at most that interval; a restart with the same file resumes the accounts,
+the order/trade ids and the emulated time where they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+from papertrade.exchange_sim.matching import Account, MatchingEngine, Order, Trade
+
+FORMAT = 1
+T = TypeVar("T", Order, Trade)
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _record(obj: Order | Trade) -> dict[str, object]:
+    return {k: _plain(v) for k, v in asdict(obj).items()}
+
+
+def _rebuild(cls: type[T], data: dict[str, object]) -> T:
+    values: dict[str, object] = {}
+    for f in fields(cls):
+        raw = data[f.name]
+        values[f.name] = Decimal(str(raw)) if f.type in ("Decimal", Decimal) else raw
+    return cls(**values)  # type: ignore[arg-type]
+
+
+def dump(engine: MatchingEngine, clock_ms: int) -> dict[str, object]:
+    """Everything needed to resume the session (call with ``engine.lock`` held)."""
+    accounts = []
+    for account in engine.accounts.values():
+        accounts.append({
+            "api_key": account.api_key,
+            "secret": account.secret,
+            "free": {a: str(v) for a, v in account.free.items()},
+            "locked": {a: str(v) for a, v in account.locked.items()},
+            "deposits": {a: str(v) for a, v in account.deposits.items()},
+            "orders": [_record(o) for orders in account.orders.values() for o in orders],
+            "trades": [_record(t) for trades in account.trades.values() for t in trades],
+            "update_time": account.update_time,
+        })
+    return {
+        "format": FORMAT,
+        "clock_ms": clock_ms,
+        "synced_until": engine.synced_until,
+        "next_order_id": dict(engine.next_order_id),
+        "next_trade_id": dict(engine.next_trade_id),
+        "accounts": accounts,
+    }
+
+
+def restore(engine: MatchingEngine, data: dict[str, object]) -> None:
+    """Load ``data`` (from :func:`dump`) into an empty engine."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unsupported state file format {data.get('format')!r}")
+    engine.synced_until = int(str(data.get("synced_until", 0)))
+    engine.next_order_id.update(_int_map(data.get("next_order_id")))
+    engine.next_trade_id.update(_int_map(data.get("next_trade_id")))
+    raw_accounts = data.get("accounts")
+    if not isinstance(raw_accounts, list):
+        raise ValueError("state file has no accounts list")
+    for raw in raw_accounts:
+        account: Account = engine.add_account(str(raw["api_key"]), str(raw["secret"]))
+        for name in ("free", "locked", "deposits"):
+            target = getattr(account, name)
+            for asset, amount in dict(raw.get(name, {})).items():
+                target[asset] = Decimal(str(amount))
+        for item in raw.get("orders", []):
+            order = _rebuild(Order, item)
+            account.orders[order.symbol].append(order)
+            if order.is_open:
+                account.open_orders[(order.symbol, order.order_id)] = order
+        for item in raw.get("trades", []):
+            trade = _rebuild(Trade, item)
+            account.trades[trade.symbol].append(trade)
+        account.update_time = int(raw.get("update_time", 0))
+
+
+def _int_map(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items()}
+
+
+def read(path: Path) -> dict[str, object] | None:
+    """The saved state, or None when the file does not exist yet."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a state file")
+    return data
+
+
+def write(path: Path, data: dict[str, object]) -> None:
+    """Atomically replace ``path`` with ``data`` (mode 0600: it holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, separators=(",", ":"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class StateSaver:
+    """Background thread saving ``snapshot()`` to ``path`` when marked dirty."""
+
+    def __init__(self, path: Path, snapshot: Callable[[], dict[str, object]],
+                 interval: float = 0.5) -> None:
+        self.path = path
+        self._snapshot = snapshot
+        self._interval = interval
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="emulator-state", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def stop(self) -> None:
+        """Stop the thread and write a final snapshot."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        write(self.path, self._snapshot())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            if self._dirty.is_set():
+                self._dirty.clear()
+                write(self.path, self._snapshot())
