@@ -9,7 +9,6 @@ shared kernel in :mod:`papertrade.rebalance`; this module only adapts them to ba
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +46,6 @@ class ExecutionPlan:
     journal: Journal
     quote: str
     last_time: pd.Timestamp
-    on_decision: Callable[[pd.Timestamp, str, dict[str, float]], None]
     report: ExecutionReport = field(default_factory=ExecutionReport)
 
 
@@ -117,11 +115,11 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
         )
         if send and time >= plan.last_time:
             send, why = False, f"{why}; not executed: no later bar in the data"
-        plan.journal.decision(time, date, targets, self.input_rows[row],
+        inputs = {**self.input_rows[row], "event": self.event_rows[row]}
+        plan.journal.decision(time, date, targets, inputs,
                               f"{self.reason_rows[row]} [{why}]", sent=send)
         if send:
             self.pending = (time, targets)
-            plan.on_decision(time, date, targets)
 
     def next_open(self) -> None:
         if self.pending is None:

@@ -142,6 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         format_message = getattr(usage, "format_message", None)
         message = format_message() if callable(format_message) else str(usage)
         text = " ".join(str(message).split()).rstrip(".")
+        context = getattr(usage, "ctx", None)
+        if not text and context is not None:  # a bare group: `papertrade`, `papertrade runs`
+            typer.echo(context.get_help())
+            raise SystemExit(0) from None
         typer.echo(f"error: {text}; see papertrade --help", err=True)
         raise SystemExit(getattr(usage, "exit_code", 2)) from None
 

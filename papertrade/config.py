@@ -95,6 +95,22 @@ class DataConfig(Frozen):
         return self
 
 
+class EmulatorConfig(Frozen):
+    """The local exchange emulator (``broker.mode: emulator``)."""
+
+    url: str | None = Field(
+        default=None, description="a running emulator's base URL; null: start one in-process"
+    )
+    start: dt.date | None = Field(
+        default=None, description="replay start (in-process emulator); null: data.start"
+    )
+    spread_bps: float = Field(default=5.0, ge=0, description="half-spread of market fills")
+    api_key_env: str = Field(
+        default="PAPERTRADE_EMULATOR_KEY", description="env var with the key of a running emulator"
+    )
+    secret_env: str = Field(default="PAPERTRADE_EMULATOR_SECRET")
+
+
 class BrokerConfig(Frozen):
     """Account and execution costs, shared by every broker."""
 
@@ -103,6 +119,48 @@ class BrokerConfig(Frozen):
     fee_bps: float = Field(default=10.0, ge=0, le=1000, description="fee per fill, bps of notional")
     slippage_bps: float = Field(
         default=5.0, ge=0, le=1000, description="fill price worse than the reference, in bps"
+    )
+    mode: Literal["testnet", "dry_run", "emulator"] = Field(
+        default="emulator", description="live only: testnet (ccxt sandbox), dry_run, emulator"
+    )
+    exchange: str = Field(default="binance", description="live only: ccxt exchange id")
+    api_key_env: str = Field(
+        default="PAPERTRADE_API_KEY", description="live only: env var holding the API key"
+    )
+    secret_env: str = Field(
+        default="PAPERTRADE_API_SECRET", description="live only: env var holding the secret"
+    )
+    emulator: EmulatorConfig = Field(default_factory=EmulatorConfig)
+
+
+class RiskConfig(Frozen):
+    """Safety rails of live trading."""
+
+    max_order_notional: float | None = Field(
+        default=None, gt=0, description="larger orders are cut to this notional"
+    )
+    max_daily_turnover: float | None = Field(
+        default=None, gt=0, description="traded notional per UTC day, as a multiple of equity"
+    )
+    kill_drawdown: float | None = Field(
+        default=None, gt=0, lt=1, description="flatten to quote and stop beyond this drawdown"
+    )
+    kill_file: str = Field(
+        default="STOP", description="a file of this name in the run folder stops the run"
+    )
+
+
+class LiveConfig(Frozen):
+    """The live decision loop."""
+
+    decision_delay_seconds: float = Field(
+        default=60.0, ge=0, description="wait after a bar's close before deciding"
+    )
+    retries: int = Field(default=6, ge=0, le=20, description="attempts on transient faults")
+    backoff_seconds: float = Field(default=0.5, ge=0, description="first backoff delay")
+    backoff_max_seconds: float = Field(default=30.0, ge=0, description="backoff cap")
+    dust_notional: float = Field(
+        default=1.0, ge=0, description="differences below this quote notional are not traded"
     )
 
 
@@ -113,6 +171,8 @@ class RunConfig(Frozen):
     strategy: StrategyConfig
     data: DataConfig = Field(default_factory=DataConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
     runs_dir: Path = Field(default=Path("runs"), description="run folders are created here")
 
 

@@ -43,11 +43,26 @@ class BrokerError(PapertradeError):
 
 
 class BrokerRejected(BrokerError):
-    """Deterministic rejection (invalid order, insufficient funds, bad symbol): never retried."""
+    """Deterministic rejection (invalid order, insufficient funds, bad symbol): never retried.
+
+    ``kind`` names the cause: invalid_order, insufficient_funds, bad_symbol, auth, not_found,
+    not_supported or other.
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class BrokerUnavailable(BrokerError):
-    """Transient fault (network, timeout, rate limit, exchange down): retried with backoff."""
+    """Transient fault (network, timeout, rate limit, exchange down): retried with backoff.
+
+    ``retry_after`` is the exchange's hint in seconds (Retry-After), if it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RunFolderError(PapertradeError):

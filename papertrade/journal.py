@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL,
   message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
+CREATE UNIQUE INDEX IF NOT EXISTS fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS orders_decision ON orders(decision_time);
 """
 
 
@@ -126,7 +128,8 @@ class Journal:
             "INSERT INTO orders(client_order_id, decision_time, time, symbol, side, qty, ref_price,"
             " status, reason, request, response) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(client_order_id) DO UPDATE SET status=excluded.status, "
-            "reason=excluded.reason, response=COALESCE(excluded.response, orders.response)",
+            "reason=excluded.reason, request=COALESCE(excluded.request, orders.request), "
+            "response=COALESCE(excluded.response, orders.response)",
             (
                 client_order_id, iso(decision_time) if decision_time is not None else None,
                 iso(time), symbol, side, qty, ref_price, status, reason,
@@ -138,13 +141,14 @@ class Journal:
     def fill(
         self, client_order_id: str, *, time: pd.Timestamp, symbol: str, side: str,
         qty: float, price: float, fee: float, fee_currency: str, trade_id: str | None = None,
-    ) -> None:
-        """One execution."""
-        self._db.execute(
-            "INSERT INTO fills(client_order_id, time, symbol, side, qty, price, fee, fee_currency,"
-            " trade_id) VALUES(?,?,?,?,?,?,?,?,?)",
+    ) -> bool:
+        """One execution; a ``trade_id`` already journalled is ignored (returns False)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO fills(client_order_id, time, symbol, side, qty, price, fee,"
+            " fee_currency, trade_id) VALUES(?,?,?,?,?,?,?,?,?)",
             (client_order_id, iso(time), symbol, side, qty, price, fee, fee_currency, trade_id),
         )
+        return cursor.rowcount == 1
 
     def mark(
         self, time: pd.Timestamp, date: str, cash: float,
@@ -171,6 +175,12 @@ class Journal:
         )
 
     # ------------------------------------------------------------------ reads
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Query the journal (the writer's own view) into rows addressable by column name."""
+        cursor = self._db.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return list(cursor.fetchall())
 
     def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
         """Query the journal into a DataFrame (the writer's own view)."""

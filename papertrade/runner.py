@@ -107,6 +107,8 @@ def run_backtest(
         metrics = _execute(loaded, strategy, history, decisions, folder)
     except BaseException as exc:
         finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}")
+        if report:
+            _write_report(folder)
         raise
     finally:
         logger.remove(sink)
@@ -129,7 +131,6 @@ def _execute(
     journal = Journal(folder / "journal.sqlite")
     journal.set_meta({"mode": "backtest", "strategy": strategy.name, "quote": run.broker.quote,
                       "cash": run.broker.cash})
-    sent: list[dict[str, Any]] = []
     plan = ExecutionPlan(
         decisions=decisions,
         policy=strategy.rebalance,
@@ -139,7 +140,6 @@ def _execute(
         journal=journal,
         quote=run.broker.quote,
         last_time=history.now,
-        on_decision=lambda t, date, w: sent.append({"date": date, **w}),
     )
     first, last = labels[0], labels[-1]
     feeds = {}
@@ -150,31 +150,33 @@ def _execute(
             feeds[symbol] = window
     try:
         report = run_backtrader(feeds, plan, run.broker.cash)
+        journal.commit()
+        logger.info("done: final value {:.2f}, {} rejected orders",
+                    report.final_value, report.rejected)
+        return export(folder, journal, strategy, history, run.broker.cash)
     finally:
         journal.close()
-    logger.info("done: final value {:.2f}, {} rebalances, {} rejected orders",
-                report.final_value, len(sent), report.rejected)
-    return export(folder, strategy, history, decisions, sent, run.broker.cash, report.rejected)
 
 
 def export(
-    folder: Path, strategy: Strategy, history: MarketHistory, decisions: Decisions,
-    sent: list[dict[str, Any]], cash: float, rejected: int,
+    folder: Path, journal: Journal, strategy: Strategy, history: MarketHistory | None,
+    cash: float,
 ) -> dict[str, Any]:
-    """Write the plain exports and metrics.json from the journal (mode-independent)."""
-    import sqlite3
-
-    db = sqlite3.connect(f"file:{folder / 'journal.sqlite'}?mode=ro", uri=True)
-    try:
-        equity_rows = pd.read_sql_query("SELECT date, equity, cash FROM equity ORDER BY time", db)
-        fills = pd.read_sql_query(
-            "SELECT time, substr(time, 1, 10) AS date, symbol, side, qty, price, "
-            "qty * price AS notional, fee, fee_currency, client_order_id FROM fills ORDER BY id",
-            db,
-        )
-    finally:
-        db.close()
+    """Write the plain exports and metrics.json from the journal: one exporter for every mode."""
+    equity_rows = journal.frame("SELECT date, equity, cash FROM equity ORDER BY time")
+    fills = journal.frame(
+        "SELECT time, substr(time, 1, 10) AS date, symbol, side, qty, price, "
+        "qty * price AS notional, fee, fee_currency, client_order_id FROM fills ORDER BY id")
+    decisions = journal.frame("SELECT date, targets, inputs, sent FROM decisions ORDER BY time")
+    rejected = int(journal.rows(
+        "SELECT COUNT(*) AS n FROM orders WHERE status = 'rejected'")[0]["n"])
+    rejected += int(journal.rows(
+        "SELECT COUNT(*) AS n FROM events WHERE kind = 'rejection' AND message LIKE '%skipped'"
+    )[0]["n"])
     traded = strategy.traded_symbols()
+    sent = [{"date": d, **json.loads(t)}
+            for d, t, s in zip(decisions["date"], decisions["targets"], decisions["sent"],
+                               strict=True) if s]
     write_csv(folder / "weights.csv", pd.DataFrame(sent, columns=["date", *traded]).fillna(0.0))
     write_csv(folder / "trades.csv", fills)
     write_csv(folder / "equity.csv", equity_rows[["date", "equity"]])
@@ -182,15 +184,14 @@ def export(
     equity = pd.Series(equity_rows["equity"].to_numpy(),
                        index=pd.DatetimeIndex(equity_rows["date"]))
     invested = 1.0 - equity_rows["cash"].to_numpy() / equity_rows["equity"].to_numpy()
-    benchmarks = _benchmarks(strategy, history, cash, equity.index)
+    benchmarks = _benchmarks(strategy, history, cash, equity.index) if history else {}
     bench_frame = pd.DataFrame({"date": equity_rows["date"]})
     for name, curve in benchmarks.items():
         bench_frame[name] = _as_of_dates(curve, equity.index)
     write_csv(folder / "benchmarks.csv", bench_frame)
-    signals = decisions.inputs.copy()
-    signals.insert(0, "date", history.labels().strftime("%Y-%m-%d"))
-    signals["event"] = decisions.events.to_numpy()
-    write_csv(folder / "signals.csv", signals.reset_index(drop=True))
+    signals = pd.DataFrame([json.loads(i) for i in decisions["inputs"]])
+    signals.insert(0, "date", decisions["date"])
+    write_csv(folder / "signals.csv", signals)
 
     metrics = summary(equity, fills, pd.Series(invested, index=equity.index), benchmarks)
     metrics["rebalances"] = len(sent)

@@ -1,0 +1,24 @@
+"""Review logged runs: read run folders, list/show/compare them, write ``report.html``.
+
+Importing this package is cheap (no pandas, no plotly); :func:`write_report` loads them.
+The CLI is :data:`papertrade.report.cli.app`, mounted as ``papertrade runs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_report(run_dir: Path, *, inline_js: bool = False) -> Path:
+    """Write ``<run_dir>/report.html`` (plotly.js shared in ``<runs_dir>/_assets/``).
+
+    Call it once the run's files are final (after metrics.json and the final manifest).
+    Returns the report's path; raises :class:`~papertrade.errors.RunFolderError` if
+    ``run_dir`` is not a folder. Missing or damaged files are reported inside the page.
+    """
+    from papertrade.report.html import write_report as _write
+
+    return _write(Path(run_dir), inline_js=inline_js)
+
+
+__all__ = ["write_report"]

@@ -1,0 +1,282 @@
+"""``report.html``: one self-explaining page per run, readable offline from ``file://``.
+
+plotly.js (4.8 MB) is copied once per runs folder to ``<runs_dir>/_assets/plotly-<v>.min.js``
+and referenced relatively (``../_assets/...``), so 500 reports do not carry 500 copies; a
+report meant to travel alone is written with ``inline_js=True``. If the asset is missing
+(a run folder copied elsewhere) the page says so and how to fix it, instead of going blank.
+Figures are embedded as JSON and drawn by a small loader: no network access of any kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Final
+
+import plotly
+import plotly.graph_objects as go
+
+from papertrade.errors import RunFolderError
+from papertrade.report import charts
+from papertrade.report.details import RunDetails, read_details, trades_table
+from papertrade.report.formatting import (
+    BENCHMARK_KEYS,
+    LABELS,
+    arrow,
+    fmt_inputs,
+    fmt_metric,
+    fmt_money,
+    fmt_pct,
+    fmt_price,
+    fmt_qty,
+    fmt_weights,
+    label,
+)
+from papertrade.report.frames import RunFrames, load_frames
+from papertrade.report.html_parts import page, table
+
+ASSETS: Final = "_assets"
+MAX_TRADES: Final = 2000
+
+
+def plotly_js_source() -> Path:
+    """The minified plotly.js shipped inside the installed plotly package."""
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def plotly_js_version() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return str(get_plotlyjs_version())
+
+
+def ensure_asset(assets_dir: Path) -> Path:
+    """Copy plotly.min.js into ``assets_dir`` once (atomically, safe for parallel runs)."""
+    source = plotly_js_source()
+    target = assets_dir / f"plotly-{plotly_js_version()}.min.js"
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return target
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=assets_dir, prefix=".plotly-", suffix=".tmp")
+    os.close(fd)
+    shutil.copyfile(source, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def script_tag(html_path: Path, asset_root: Path, inline: bool) -> str:
+    """``<script>`` for plotly.js: inlined, or the shared asset under ``asset_root``."""
+    if inline:
+        code = plotly_js_source().read_text(encoding="utf-8").replace("</script", "<\\/script")
+        return f"<script>{code}</script>"
+    asset = ensure_asset(asset_root / ASSETS)
+    rel = os.path.relpath(asset, html_path.parent.resolve()).replace(os.sep, "/")
+    return f'<script src="{escape(rel)}"></script>'
+
+
+def figure_block(key: str, fig: go.Figure | None, missing: str = "") -> str:
+    """A chart container plus its figure JSON, or a note saying why there is no chart."""
+    if fig is None:
+        return f'<div class="missing" id="chart-{key}-missing">{escape(missing)}</div>'
+    spec = fig.to_json().replace("<", "\\u003c")
+    return (f'<div class="chart" id="chart-{key}" data-figure="fig-{key}"></div>\n'
+            f'<script type="application/json" id="fig-{key}">{spec}</script>')
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def metrics_section(d: RunDetails) -> str:
+    h = d.header
+    metrics = h.metrics or {}
+    if not metrics:
+        return '<p class="missing" id="metrics-missing">no metrics.json: see the notes</p>'
+    keys = [k for k in LABELS if k in metrics]
+    keys += [k for k in metrics if k not in LABELS and not isinstance(metrics[k], dict)]
+    rows = [
+        f'<tr data-key="{escape(k)}" data-value="{escape(json.dumps(metrics[k]))}">'
+        f"<th>{escape(label(k))}</th><td>{escape(fmt_metric(k, metrics[k], h.quote))}</td></tr>"
+        for k in keys
+    ]
+    out = f'<table id="metrics" class="kv">{"".join(rows)}</table>'
+    bench = metrics.get("benchmarks")
+    if isinstance(bench, dict) and bench:
+        head = "<tr><th></th>" + "".join(f"<th>{escape(label(k))}</th>"
+                                         for k in BENCHMARK_KEYS) + "</tr>"
+        body = ["<tr class='self'><th>this run</th>" + "".join(
+            f"<td>{escape(fmt_metric(k, metrics.get(k)))}</td>" for k in BENCHMARK_KEYS
+        ) + "</tr>"]
+        for name, values in bench.items():
+            values = values if isinstance(values, dict) else {}
+            cells = "".join(
+                f'<td data-key="benchmarks.{escape(name)}.{k}" '
+                f'data-value="{escape(json.dumps(values.get(k)))}">'
+                f"{escape(fmt_metric(k, values.get(k)))}</td>"
+                for k in BENCHMARK_KEYS
+            )
+            body.append(f"<tr><th>{escape(name)}</th>{cells}</tr>")
+        out += f'<table id="benchmarks">{head}{"".join(body)}</table>'
+    return f'<div class="metrics">{out}</div>'
+
+
+def facts_section(d: RunDetails) -> str:
+    h = d.header
+    start, end = h.period
+    versions = h.get("versions")
+    facts = [
+        ("status", f'<span class="status {escape(h.status)}">{escape(h.status)}</span>'),
+        ("mode", escape(h.mode)), ("name", escape(h.name)),
+        ("strategy", escape(h.text("strategy"))),
+        ("period", escape(f"{start} → {end}") if start or end else ""),
+        ("signal", escape(h.text("signal"))), ("quote", escape(h.quote)),
+        ("created", escape(h.text("created_at"))), ("finished", escape(h.text("finished_at"))),
+        ("config", escape(h.text("config_file"))), ("git", escape(h.text("git_sha"))),
+        ("versions", escape(", ".join(f"{k} {v}" for k, v in versions.items()))
+         if isinstance(versions, dict) else ""),
+    ]
+    cells = "".join(f"<div><span>{k}</span>{v}</div>" for k, v in facts if v)
+    notes = "".join(f"<li>{escape(n)}</li>" for n in d.notes)
+    notes_html = f'<ul id="notes" class="notes">{notes}</ul>' if notes else ""
+    return f'<div class="facts">{cells}</div>{notes_html}'
+
+
+def decisions_section(d: RunDetails) -> str:
+    rows = [[escape(str(r.get("date", ""))), escape(arrow(str(r.get("reason", "")))),
+             escape(fmt_weights(r.get("targets"))), escape(fmt_inputs(r.get("inputs"), 8)),
+             "yes" if r.get("sent") else "no"] for r in d.decisions]
+    total = f" of {d.decisions_total}" if d.decisions_total is not None else ""
+    caption = (f"sent rebalances and the latest decision, newest first ({len(rows)}{total}; "
+               f"{d.decisions_source})")
+    return table("decisions", ["date", "reason", "targets", "inputs", "sent"], rows, caption)
+
+
+def positions_section(d: RunDetails) -> str:
+    rows = [[escape(str(p["symbol"])), fmt_qty(p.get("qty")), fmt_price(p.get("price")),
+             fmt_money(p.get("value")), fmt_pct(p.get("weight"))] for p in d.positions]
+    what = "current" if d.header.status == "running" else "final"
+    caption = f"{what} positions at {d.positions_time or '?'} ({d.positions_source})"
+    return table("positions", ["symbol", "qty", "price", "value", "weight"], rows, caption)
+
+
+def problems_section(d: RunDetails) -> str:
+    rows = [[escape(str(p["time"])), escape(str(p["level"])), escape(str(p["kind"])),
+             escape(str(p["message"]))] for p in d.problems]
+    return table("problems", ["time", "level", "kind", "message"], rows,
+                 "errors and rejections, newest first", empty="none journaled")
+
+
+def trades_section(d: RunDetails) -> str:
+    rows, source = trades_table(d.header.path)
+    shown = rows[-MAX_TRADES:]
+    body = [[escape(str(t.get("time") or t.get("date") or "")), escape(str(t.get("symbol", ""))),
+             f'<span class="{escape(str(t.get("side", "")))}">{escape(str(t.get("side", "")))}'
+             "</span>",
+             fmt_qty(t.get("qty")), fmt_price(t.get("price")), fmt_money(t.get("notional")),
+             fmt_money(t.get("fee"))] for t in reversed(shown)]
+    more = f"; the latest {len(shown)} of {len(rows)}" if len(rows) > len(shown) else ""
+    return table("trades", ["time", "symbol", "side", "qty", "price", "notional", "fee"], body,
+                 f"{len(rows)} fills, newest first ({source or 'none'}{more})")
+
+
+def charts_section(d: RunDetails, frames: RunFrames) -> str:
+    h = d.header
+    eq = frames.equity
+    why = "no equity curve: " + ("; ".join(n for n in d.notes if "equity" in n)
+                                 or "equity.csv and the journal hold no marks")
+    blocks = [
+        figure_block("equity", charts.equity_figure(eq, frames.benchmarks, h.quote)
+                     if eq is not None else None, why),
+        figure_block("drawdown", charts.drawdown_figure(eq, frames.benchmarks)
+                     if eq is not None else None, why),
+        figure_block("allocation", charts.allocation_figure(frames.weights, frames.weights_source)
+                     if frames.weights is not None else None,
+                     "no allocation: weights.csv and journal positions are missing"),
+        figure_block("signal", charts.signal_figure(frames.signals, h.text("signal"))
+                     if frames.signals is not None else None,
+                     "no signal chart: signals.csv is missing or has no numeric column"),
+        figure_block("monthly", charts.monthly_figure(eq) if eq is not None else None, why),
+    ]
+    return "\n".join(f"<section>{b}</section>" for b in blocks)
+
+
+def render_report(run_dir: Path, js_tag: str) -> str:
+    """The whole report page for the run folder at ``run_dir``."""
+    d = read_details(run_dir)
+    frames = load_frames(d.header)
+    d.notes.extend(n for n in frames.notes if n not in d.notes)
+    h = d.header
+    title = f"{h.name or h.run_id} · {h.mode} · {h.status}"
+    body = (
+        f"<header><h1>{escape(h.name or h.run_id)}</h1><p class='id'>{escape(h.run_id)}</p>"
+        f"{facts_section(d)}</header>"
+        f"<h2>Metrics</h2>{metrics_section(d)}"
+        f"<h2>Charts</h2>{charts_section(d, frames)}"
+        f"<h2>Positions</h2>{positions_section(d)}"
+        f"<h2>Why it traded</h2>{decisions_section(d)}"
+        f"<h2>Errors and rejections</h2>{problems_section(d)}"
+        f"<h2>Trades</h2>{trades_section(d)}"
+    )
+    return page(title, js_tag, body, _footer())
+
+
+def _footer() -> str:
+    from papertrade import __version__
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return (f"written {now} by papertrade {escape(__version__)} "
+            f"with plotly.js {escape(plotly_js_version())}; works offline")
+
+
+def write_report(run_dir: Path, *, inline_js: bool = False, out: Path | None = None) -> Path:
+    """Write ``report.html`` into ``run_dir`` (or ``out``) and return its path.
+
+    Called by the backtest runner after the run's files are final; raises
+    :class:`RunFolderError` only when ``run_dir`` is not a readable folder.
+    """
+    if not run_dir.is_dir():
+        raise RunFolderError(f"no run folder at '{run_dir}'; pass a run folder or a run id")
+    target = out or run_dir / "report.html"
+    tag = script_tag(target, run_dir.resolve().parent, inline_js)
+    write_atomic(target, render_report(run_dir, tag))
+    return target
+
+
+def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
+                  inline_js: bool = False) -> Path:
+    """One page: every run's growth of 1 on one chart, metrics side by side."""
+    from papertrade.report.runfolder import read_header
+
+    headers = [read_header(p) for p in run_dirs]
+    curves = {}
+    for h in headers:
+        frames = load_frames(h)
+        if frames.equity is not None:
+            curves[f"{h.name or h.run_id} ({h.run_id[-8:]})"] = frames.equity
+    keys = [k for k in LABELS if any(k in (h.metrics or {}) for h in headers)]
+    head = ["metric", *(escape(h.run_id) for h in headers)]
+    rows = [["status", *(escape(h.status) for h in headers)]]
+    rows += [[escape(label(k)), *(escape(fmt_metric(k, (h.metrics or {}).get(k), h.quote))
+                                  if k in (h.metrics or {}) else "" for h in headers)]
+             for k in keys]
+    body = (f"<header><h1>Comparing {len(headers)} runs</h1></header>"
+            f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
+            f"{table('compare-metrics', head, rows, 'metrics side by side')}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, page("papertrade: compare runs", script_tag(out, asset_root, inline_js),
+                           body, _footer()))
+    return out
+
