@@ -78,6 +78,36 @@ def backtest(
 
 
 @app.command()
+def live(
+    config: ConfigArg,
+    once: Annotated[bool, typer.Option("--once", help="make one decision, then stop")] = False,
+    until: Annotated[str | None, typer.Option(help="last bar to decide on (YYYY-MM-DD)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="run folder to carry on")] = None,
+    check: Annotated[bool, typer.Option("--check", help="check config, keys and sandbox; "
+                                                      "send nothing")] = False,
+    overrides: SetOpt = None,
+) -> None:
+    """Paper-trade CONFIG live: testnet, dry run or the local emulator (broker.mode)."""
+    from papertrade.live.check import live_check
+    from papertrade.runner import build_strategy
+
+    loaded = _load(config, overrides)
+    strategy = build_strategy(loaded)
+    if check:
+        problems = live_check(loaded, strategy, typer.echo)
+        if problems:
+            raise SystemExit(2)
+        return
+    from papertrade.live.session import run_live
+    from papertrade.terminal import print_summary
+
+    result = run_live(loaded, strategy, until=_date_option("--until", until), once=once,
+                      resume=resume)
+    typer.echo(f"{result.decisions} decisions; stopped: {result.stop_reason}")
+    print_summary(result.folder, result.metrics)
+
+
+@app.command()
 def validate(config: ConfigArg, overrides: SetOpt = None) -> None:
     """Check CONFIG (keys, types, strategy, symbols) without running anything."""
     from papertrade.runner import build_strategy

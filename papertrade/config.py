@@ -104,7 +104,9 @@ class EmulatorConfig(Frozen):
     start: dt.date | None = Field(
         default=None, description="replay start (in-process emulator); null: data.start"
     )
-    spread_bps: float = Field(default=5.0, ge=0, description="half-spread of market fills")
+    spread_bps: float | None = Field(
+        default=None, ge=0, description="half-spread of market fills; null: broker.slippage_bps"
+    )
     api_key_env: str = Field(
         default="PAPERTRADE_EMULATOR_KEY", description="env var with the key of a running emulator"
     )
@@ -159,6 +161,9 @@ class LiveConfig(Frozen):
     retries: int = Field(default=6, ge=0, le=20, description="attempts on transient faults")
     backoff_seconds: float = Field(default=0.5, ge=0, description="first backoff delay")
     backoff_max_seconds: float = Field(default=30.0, ge=0, description="backoff cap")
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="HTTP timeout of each exchange request"
+    )
     dust_notional: float = Field(
         default=1.0, ge=0, description="differences below this quote notional are not traded"
     )

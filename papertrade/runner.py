@@ -164,9 +164,12 @@ def export(
 ) -> dict[str, Any]:
     """Write the plain exports and metrics.json from the journal: one exporter for every mode."""
     equity_rows = journal.frame("SELECT date, equity, cash FROM equity ORDER BY time")
+    # an exchange may charge the fee in the asset received (base on a buy): value it in quote
     fills = journal.frame(
         "SELECT time, substr(time, 1, 10) AS date, symbol, side, qty, price, "
-        "qty * price AS notional, fee, fee_currency, client_order_id FROM fills ORDER BY id")
+        "qty * price AS notional, CASE WHEN fee_currency = ? OR fee_currency IS NULL "
+        "THEN fee ELSE fee * price END AS fee, fee_currency, client_order_id "
+        "FROM fills ORDER BY id", (strategy_quote(strategy),))
     decisions = journal.frame("SELECT date, targets, inputs, sent FROM decisions ORDER BY time")
     rejected = int(journal.rows(
         "SELECT COUNT(*) AS n FROM orders WHERE status = 'rejected'")[0]["n"])
@@ -198,6 +201,11 @@ def export(
     metrics["rejected_orders"] = rejected
     write_json(folder / "metrics.json", metrics)
     return metrics
+
+
+def strategy_quote(strategy: Strategy) -> str:
+    """The quote currency of the traded pairs (``BTC/USDT`` -> ``USDT``)."""
+    return strategy.traded_symbols()[0].split("/")[-1]
 
 
 def _benchmarks(

@@ -188,7 +188,8 @@ class RutBreakoutRotation(Strategy):
         p, rot = self.params, self.params.rotation
         clock = history.clock
         regime = self.regime(history)
-        seen = {col: history.as_of(regime[col]) for col in regime.columns}
+        joined = history.as_of_frame(regime)
+        seen = {str(col): joined[col] for col in joined.columns}
         in_market = seen["in_market"].astype("boolean").fillna(False).astype(bool)
         entries = seen["entries"].fillna(0).astype(int)
         exits = seen["exits"].fillna(0).astype(int)

@@ -129,7 +129,7 @@ def fetch_ccxt(
             "(the exchange kept returning candles); set data.start/data.end to a shorter range"
         ) from None
 
-    new = _candles_frame(candles, step_ms, now_ms, where)
+    new = candles_to_bars(candles, step_ms, now_ms, where)
     if not new.empty:
         try:
             validate_bars(new, where=where, calendar="crypto")
@@ -209,7 +209,7 @@ def _paginate(
     raise _TooManyPages(max_pages)
 
 
-def _candles_frame(
+def candles_to_bars(
     candles: list[Sequence[Any]], step_ms: int, now_ms: int, where: str
 ) -> pd.DataFrame:
     """ccxt ``[ms, o, h, l, c, v]`` rows -> bars frame, forming candle dropped."""

@@ -70,7 +70,7 @@ class MarketHistory:
                 mask &= labels <= end
             times.update(frame.index[mask.to_numpy()])
         clock = pd.DatetimeIndex(sorted(times), name="time")
-        if clock.tz is None and len(clock):
+        if clock.tz is None:
             clock = clock.tz_localize("UTC")
         history = cls(clock=clock, bars=dict(bars), traded=traded)
         return history.truncate(clock[-1]) if len(clock) else history
@@ -112,6 +112,15 @@ class MarketHistory:
                               "value": series.to_numpy()})
         joined = pd.merge_asof(left, right.sort_values("time"), on="time", direction="backward")
         return pd.Series(joined["value"].to_numpy(), index=self.clock, name=series.name)
+
+    def as_of_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`as_of` for every column of ``frame`` at once (one join)."""
+        left = pd.DataFrame({"__time": self.clock})
+        right = frame.reset_index(drop=True)
+        right.insert(0, "__time", frame.index.astype(self.clock.dtype))
+        joined = pd.merge_asof(left, right.sort_values("__time"), on="__time",
+                               direction="backward")
+        return joined.drop(columns="__time").set_axis(self.clock, axis=0)
 
     def labels(self) -> pd.DatetimeIndex:
         """The bar label (date) of each clock time: the traded bar that closed then."""

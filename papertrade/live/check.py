@@ -1,0 +1,49 @@
+"""``papertrade live --check``: what a live run would need, checked without sending anything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from papertrade.config import BundledSource, LoadedConfig
+from strategies import Strategy
+
+
+def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], None]) -> list[str]:
+    """Print one line per check; returns the problems (empty when the run can start)."""
+    run = loaded.run
+    b = run.broker
+    problems: list[str] = []
+
+    def report(ok: bool, text: str, fix: str = "") -> None:
+        say(f"{'ok     ' if ok else 'MISSING'} {text}" + ("" if ok or not fix else f"; {fix}"))
+        if not ok:
+            problems.append(text)
+
+    report(True, f"config {loaded.path}: {strategy.name}, broker.mode {b.mode}")
+    if b.mode == "testnet":
+        from brokers.ccxt_exchange import check_sandbox
+
+        for env, what in ((b.api_key_env, "API key"), (b.secret_env, "API secret")):
+            report(bool(os.environ.get(env)), f"{what} in ${env}",
+                   f"export {env}=... (testnet keys; the value is never written anywhere)")
+        sandbox = check_sandbox(b.exchange)
+        report(not sandbox, f"{b.exchange} has a sandbox and every API URL points at it",
+               "; ".join(sandbox))
+    elif b.mode == "emulator" and b.emulator.url:
+        for env in (b.emulator.api_key_env, b.emulator.secret_env):
+            report(bool(os.environ.get(env)), f"emulator credential in ${env}",
+                   f"export {env}=... as printed by `papertrade exchange serve`")
+    else:
+        report(True, "no keys needed" + (" (in-process emulator)" if b.mode == "emulator"
+                                          else " (dry run: public prices, simulated fills)"))
+    if b.mode != "emulator":
+        for key, symbol in strategy.symbol_keys().items():
+            if symbol in strategy.traded_symbols():
+                continue
+            source = run.data.symbols.get(symbol, BundledSource())
+            report(not isinstance(source, BundledSource),
+                   f"{key} {symbol} has a live source",
+                   f"the bundled file is history only: set data.symbols.{symbol} to "
+                   "{source: yfinance, ticker: ...} or {source: csv, path: ...}")
+    return problems

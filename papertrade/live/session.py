@@ -1,0 +1,290 @@
+"""The composition root of live trading: wires broker, clock, feed and journal per mode.
+
+``broker.mode`` picks the wiring, and nothing below this module branches on it:
+
+- ``emulator``: the local exchange through the real ccxt client; a simulated clock that moves
+  the emulator's market clock (an in-process emulator is started when no URL is given);
+- ``testnet``: the ccxt sandbox of ``broker.exchange``, keys from the environment, real time;
+- ``dry_run``: live public prices, fills simulated with the backtest's fill model, real time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from loguru import logger
+
+from brokers.base import LiveBroker
+from papertrade.config import LoadedConfig, RunConfig
+from papertrade.errors import ConfigError, RunFolderError
+from papertrade.journal import Journal
+from papertrade.live.clock import Clock, SimulatedClock, WallClock, emulator_clock_mover, utc
+from papertrade.live.execution import OrderExecutor, RetryPolicy
+from papertrade.live.feed import LiveMarketFeed
+from papertrade.live.loop import LiveTrader
+from papertrade.runfolder import (
+    create_run_folder,
+    finish_manifest,
+    manifest,
+    run_digest,
+    write_config,
+    write_json,
+)
+from strategies import Strategy
+
+
+@dataclass
+class Wiring:
+    """What a mode provides to the loop."""
+
+    broker: LiveBroker
+    clock: Clock
+    make_client: Callable[[], Any] | None
+    exchange_label: str
+    history_start: dt.date
+    cleanup: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """Where the live run was written and how it ended."""
+
+    folder: Path
+    decisions: int
+    stop_reason: str
+    metrics: dict[str, Any]
+
+
+def _secret(env: str, what: str, file: str, key: str) -> str:
+    value = os.environ.get(env, "")
+    if not value:
+        raise ConfigError(file, key, f"environment variable {env} ({what}) is not set",
+                          f"export {env}=... (the value is never written anywhere)")
+    return value
+
+
+def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
+    """Build the mode's broker, clock and market-data client."""
+    run = loaded.run
+    b = run.broker
+    start = b.emulator.start or run.data.start or dt.date.today() - dt.timedelta(days=400)
+    if b.mode == "emulator":
+        return _wire_emulator(loaded, strategy, start)
+    if b.mode == "testnet":
+        from brokers.ccxt_exchange import CcxtBroker
+
+        key = _secret(b.api_key_env, "API key", loaded.path, "broker.api_key_env")
+        secret = _secret(b.secret_env, "API secret", loaded.path, "broker.secret_env")
+        broker: LiveBroker = CcxtBroker.for_testnet(
+            b.exchange, key, secret, b.quote,
+            timeout_ms=int(run.live.request_timeout_seconds * 1000))
+    else:
+        from brokers.paper_fill import PaperBroker
+        from papertrade.rebalance import FillModel
+
+        public = _public_client(b.exchange)
+        broker = PaperBroker(
+            lambda symbol: float(public().fetch_ticker(symbol)["last"]),
+            FillModel.from_bps(b.fee_bps, b.slippage_bps), b.quote,
+            balances=_journal_balances(folder) or {b.quote: b.cash},
+        )
+    return Wiring(broker, WallClock(), _public_client(b.exchange), b.exchange,
+                  run.data.start or start, lambda: None)
+
+
+def _public_client(exchange: str) -> Callable[[], Any]:
+    from papertrade.data.download_ccxt import default_client
+
+    cache: dict[str, Any] = {}
+
+    def make() -> Any:
+        if "client" not in cache:
+            cache["client"] = default_client(exchange)
+        return cache["client"]
+
+    return make
+
+
+def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> Wiring:
+    from brokers.ccxt_emulator import make_emulator_client
+    from brokers.ccxt_exchange import CcxtBroker
+
+    b = loaded.run.broker
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if b.emulator.url is None:
+        from papertrade.exchange_sim.server import EmulatorServer
+
+        server = EmulatorServer(
+            symbols=strategy.traded_symbols(), start=start.isoformat(),
+            spread_bps=b.slippage_bps if b.emulator.spread_bps is None else b.emulator.spread_bps,
+            taker_fee=str(b.fee_bps / 10_000), maker_fee=str(b.fee_bps / 10_000),
+            balances={b.quote: b.cash},
+        )
+        url, key, secret = server.start(), server.api_key, server.secret
+        cleanup = server.stop
+        now = pd.Timestamp(server.clock.now_ms(), unit="ms", tz="UTC")
+
+        def move(when: pd.Timestamp) -> None:
+            server.clock.set(when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+        clock: Clock = SimulatedClock(now, on_move=move)
+    else:
+        url = b.emulator.url
+        key = _secret(b.emulator.api_key_env, "emulator API key", loaded.path,
+                      "broker.emulator.api_key_env")
+        secret = _secret(b.emulator.secret_env, "emulator secret", loaded.path,
+                         "broker.emulator.secret_env")
+        clock = SimulatedClock(_emulator_now(url), on_move=emulator_clock_mover(url))
+    timeout_ms = int(loaded.run.live.request_timeout_seconds * 1000)
+    client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
+    broker = CcxtBroker.for_emulator(url, key, secret, b.quote, timeout_ms=timeout_ms)
+    return Wiring(broker, clock, lambda: client, "emulator", start, cleanup)
+
+
+def _emulator_now(url: str) -> pd.Timestamp:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url.rstrip('/')}/_emulator/clock", timeout=10) as response:
+        return pd.Timestamp(json.loads(response.read())["now_ms"], unit="ms", tz="UTC")
+
+
+def _journal_balances(folder: Path) -> dict[str, float] | None:
+    """A resumed dry run restores its simulated balances from the last fills."""
+    path = folder / "journal.sqlite"
+    if not path.exists():
+        return None
+    journal = Journal(path)
+    try:
+        cash = json.loads((folder / "manifest.json").read_text()).get("cash", 0.0)
+        quote = json.loads((folder / "manifest.json").read_text()).get("quote", "USDT")
+        balances: dict[str, float] = {quote: float(cash)}
+        for row in journal.rows("SELECT symbol, side, qty, price, fee FROM fills"):
+            base = row["symbol"].split("/")[0]
+            sign = 1.0 if row["side"] == "buy" else -1.0
+            balances[base] = balances.get(base, 0.0) + sign * row["qty"]
+            balances[quote] -= sign * row["qty"] * row["price"] + row["fee"]
+        return balances
+    finally:
+        journal.close()
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | None:
+    """The latest unfinished run of the same config: a plain restart carries it on."""
+    candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
+    for folder in reversed(candidates):
+        try:
+            status = json.loads((folder / "manifest.json").read_text()).get("status")
+        except (OSError, ValueError):
+            continue
+        if status in ("running", "failed"):
+            return folder
+    return None
+
+
+def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | None
+                    ) -> tuple[Path, dict[str, Any]]:
+    """Create the run folder, or reopen the one to resume (checked against the config)."""
+    run = loaded.run
+    mode = run.broker.mode
+    digest = run_digest(loaded.raw, {})
+    folder = resume or find_resumable(run.runs_dir, run.name, mode, digest)
+    if folder is not None:
+        try:
+            meta = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"{folder}: cannot resume, manifest unreadable ({exc})") from None
+        if meta.get("name") != run.name or meta.get("mode") != mode:
+            raise ConfigError(loaded.path, "--resume",
+                              f"{folder.name} is a {meta.get('mode')} run of "
+                              f"'{meta.get('name')}', not a {mode} run of '{run.name}'",
+                              "resume a run of this config, or drop --resume")
+        meta.update(status="running", pid=os.getpid(), error=None,
+                    resumed=[*meta.get("resumed", []), pd.Timestamp.now(tz="UTC").isoformat()])
+        write_json(folder / "manifest.json", meta)
+        return folder, meta
+    folder = create_run_folder(run.runs_dir, run.name, mode, digest)
+    meta = manifest(folder, name=run.name, mode=mode, strategy=run.strategy.name,
+                    config_file=loaded.path, quote=run.broker.quote, cash=run.broker.cash,
+                    signal=getattr(strategy.params, "signal", None),
+                    start=None, end=None, data={})
+    write_json(folder / "manifest.json", meta)
+    write_config(folder, loaded.raw)
+    return folder, meta
+
+
+@contextmanager
+def graceful_signals(trader: LiveTrader) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the loop before its next decision instead of killing it."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: object) -> None:
+        trader.request_stop(f"signal {signal.Signals(signum).name}")
+
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None = None,
+             once: bool = False, resume: Path | None = None) -> LiveResult:
+    """Run (or resume) a live paper-trading session until ``until``, ``--once`` or a stop."""
+    from papertrade.runner import export
+
+    run: RunConfig = loaded.run
+    folder, meta = open_run_folder(loaded, strategy, resume)
+    sink = logger.add(folder / "run.log", level="INFO")
+    journal = Journal(folder / "journal.sqlite")
+    wiring: Wiring | None = None
+    try:
+        wiring = wire(loaded, strategy, folder)
+        journal.set_meta({"mode": run.broker.mode, "strategy": strategy.name,
+                          "quote": run.broker.quote, "cash": run.broker.cash})
+        journal.commit()
+        feed = LiveMarketFeed(
+            symbols=list(dict.fromkeys([*strategy.symbol_keys().values(),
+                                        *strategy.benchmark_symbols()])),
+            traded=strategy.traded_symbols(), data=run.data,
+            base_dir=Path(loaded.path).resolve().parent, start=wiring.history_start,
+            cache_dir=folder / "cache", exchange_label=wiring.exchange_label,
+            make_client=wiring.make_client,
+        )
+        policy = RetryPolicy(attempts=run.live.retries, base_seconds=run.live.backoff_seconds,
+                             max_seconds=run.live.backoff_max_seconds)
+        executor = OrderExecutor(wiring.broker, journal, policy, run.broker.quote,
+                                 wiring.clock.now)
+        trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
+                            clock=wiring.clock, journal=journal, folder=folder,
+                            executor=executor, run_tag=folder.name.rsplit("-", 1)[-1][:6])
+        with graceful_signals(trader):
+            outcome = trader.run_until(
+                utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
+        metrics = export(folder, journal, strategy, trader.last_history, run.broker.cash)
+        meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
+                    stop_reason=outcome.stop_reason)
+        finish_manifest(folder, meta, "finished")
+        return LiveResult(folder, outcome.decisions, outcome.stop_reason, metrics)
+    except BaseException as exc:
+        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        journal.close()
+        if wiring is not None:
+            wiring.broker.close()
+            wiring.cleanup()
+        logger.remove(sink)
