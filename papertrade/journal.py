@@ -161,8 +161,9 @@ class Journal:
             "INSERT OR REPLACE INTO equity(time, date, equity, cash) VALUES(?,?,?,?)",
             (stamp, date, equity, cash),
         )
+        self._db.execute("DELETE FROM positions WHERE time = ?", (stamp,))
         self._db.executemany(
-            "INSERT OR REPLACE INTO positions(time, symbol, qty, price, value) VALUES(?,?,?,?,?)",
+            "INSERT INTO positions(time, symbol, qty, price, value) VALUES(?,?,?,?,?)",
             [(stamp, s, q, p, q * p) for s, (q, p) in positions.items() if q],
         )
         return equity

@@ -126,3 +126,22 @@ def test_zero_cost_equity_matches_an_independent_pandas_rebalance(frictionless_r
             cash = value - float((qty * px.fillna(0)).sum())
         computed.append(cash + float((qty * close.loc[day].fillna(0)).sum()))
     np.testing.assert_allclose(equity["equity"].to_numpy(), np.array(computed), rtol=1e-6)
+
+
+def test_a_csv_source_gives_the_same_backtest_as_the_bundled_data(tmp_path: Path) -> None:
+    from papertrade.data.bars import bundled_file
+
+    copy = tmp_path / "my_data" / "RUT.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(bundled_file("RUT").read_bytes())
+    window = ["data.start=2020-06-01", "data.end=2021-06-30"]
+    bundled = run_backtest(flagship(tmp_path, *window), report=False)
+    from_csv = run_backtest(flagship(tmp_path, *window,
+                                     f"data.symbols.RUT={{source: csv, path: {copy}}}"),
+                            report=False)
+    assert from_csv.metrics["end_equity"] == bundled.metrics["end_equity"]
+    assert from_csv.metrics["trades"] == bundled.metrics["trades"] > 0
+    manifest = json.loads((from_csv.folder / "manifest.json").read_text())
+    assert manifest["data"]["RUT"]["source"] == "csv"
+    assert manifest["data"]["RUT"]["sha"] == json.loads(
+        (bundled.folder / "manifest.json").read_text())["data"]["RUT"]["sha"]

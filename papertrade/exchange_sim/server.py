@@ -22,6 +22,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -344,6 +345,12 @@ class _HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up (its timeout, a lost-response fault) is normal traffic here
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._connections_lock:

@@ -31,6 +31,16 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
         report(not sandbox, f"{b.exchange} has a sandbox and every API URL points at it",
                "; ".join(sandbox))
     elif b.mode == "emulator" and b.emulator.url:
+        from brokers.ccxt_emulator import make_emulator_client
+
+        try:  # builds the client only: the URL is checked, nothing is sent
+            make_emulator_client(b.emulator.url, "", "")
+            loopback = True
+        except ValueError:
+            loopback = False
+        report(loopback, f"broker.emulator.url {b.emulator.url} is a loopback http(s) URL",
+               "the emulator client talks to this machine only: point it at `papertrade "
+               "exchange serve` (http://127.0.0.1:PORT)")
         for env in (b.emulator.api_key_env, b.emulator.secret_env):
             report(bool(os.environ.get(env)), f"emulator credential in ${env}",
                    f"export {env}=... as printed by `papertrade exchange serve`")

@@ -27,7 +27,7 @@ from papertrade.errors import BrokerRejected, BrokerUnavailable
 from papertrade.journal import Journal
 
 T = TypeVar("T")
-UNRESOLVED = ("planned", "submitting")
+UNRESOLVED = ("planned", "submitting", "unknown")
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class OrderExecutor:
             if row["status"] not in UNRESOLVED:
                 continue
             coid, symbol, side = row["client_order_id"], row["symbol"], row["side"]
-            if row["status"] == "submitting":
+            if row["status"] in ("submitting", "unknown"):
                 found = self.lookup(symbol, coid)
                 if found is not None:
                     states.append(self.record(found))

@@ -20,7 +20,7 @@ from loguru import logger
 from brokers.base import LiveBroker
 from papertrade.config import RunConfig
 from papertrade.data.history import MarketHistory
-from papertrade.errors import DataError
+from papertrade.errors import BrokerUnavailable, DataError
 from papertrade.journal import Journal, iso
 from papertrade.live.clock import Clock
 from papertrade.live.execution import OrderExecutor
@@ -55,7 +55,8 @@ class LiveTrader:
 
     def __init__(self, *, run: RunConfig, strategy: Strategy, broker: LiveBroker,
                  feed: LiveMarketFeed, clock: Clock, journal: Journal, folder: Path,
-                 executor: OrderExecutor, run_tag: str) -> None:
+                 executor: OrderExecutor, run_tag: str,
+                 stop: threading.Event | None = None) -> None:
         self.run = run
         self.strategy = strategy
         self.broker = broker
@@ -68,7 +69,7 @@ class LiveTrader:
         self.quote = run.broker.quote
         self.traded = strategy.traded_symbols()
         self.fills = FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps)
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
         self.stop_reason = ""
         self.last_history: MarketHistory | None = None
 
@@ -108,23 +109,71 @@ class LiveTrader:
 
     # ------------------------------------------------------------------ one decision
 
-    def step(self, time: pd.Timestamp) -> None:
-        """Decide at ``time`` and execute; resumes a half-executed plan of the same time."""
-        already = self.journal.rows("SELECT sent FROM decisions WHERE time = ?", (iso(time),))
-        history = self._history()
+    def step(self, time: pd.Timestamp) -> bool:
+        """Decide at ``time`` on the history known then, execute, mark; False if no bar
+        closed at ``time`` (before the history starts, or the exchange has not published it)."""
+        history = self._history().truncate(time)
         self.last_history = history
         if not len(history.clock) or history.clock[-1] != time:
             self.journal.event(time, "warning", "data",
                                f"no traded bar closing at {iso(time)} yet: decision skipped")
             self.journal.commit()
-            return
+            return False
         label = history.labels()[-1].strftime("%Y-%m-%d")
-        if not already:
-            self._decide(time, label, history)
+        self._decide(time, label, history)
         self.executor.execute(time, self._resize)
         self._reconcile_fills(time)
         equity = self.mark(time, label)
         self._check_drawdown(equity)
+        return True
+
+    def _step_through_outages(self, when: pd.Timestamp, attempts: int = 10) -> bool | None:
+        """A step whose retries ran out is tried again after a pause, never skipped silently;
+        a plan already journalled is finished, not re-planned. Returns whether a decision was
+        made, or None when a stop was requested meanwhile."""
+        for attempt in range(1, attempts + 1):
+            try:
+                if self.journal.rows("SELECT 1 FROM decisions WHERE time = ?", (iso(when),)):
+                    self.resume()
+                    label = (when - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+                    self._check_drawdown(self.mark(when, label))
+                    return True
+                return self.step(when)
+            except (BrokerUnavailable, DataError) as exc:
+                message = f"decision {iso(when)}: {exc}; retrying ({attempt}/{attempts})"
+                logger.warning(message)
+                self.journal.event(self.clock.now(), "warning", "outage", message)
+                self.journal.commit()
+                if self.stop.wait(self.run.live.backoff_max_seconds):
+                    return None
+        raise BrokerUnavailable(f"decision {iso(when)}: exchange unavailable after "
+                                f"{attempts} rounds of retries")
+
+    def resume(self) -> None:
+        """After a crash: settle every order left unresolved, pick up missed fills, report
+        open orders papertrade did not place (they are left alone)."""
+        pending = self.journal.rows(
+            "SELECT DISTINCT decision_time FROM orders WHERE status IN "
+            "('planned', 'submitting', 'unknown') ORDER BY decision_time")
+        for row in pending:
+            decided = pd.Timestamp(row["decision_time"])
+            logger.warning("resuming the plan of {}", iso(decided))
+            self.journal.event(self.clock.now(), "warning", "resume",
+                               f"finishing the orders of the decision at {iso(decided)}")
+            self.executor.execute(decided, self._resize)
+        last = self.last_decided()
+        if last is not None:
+            self._reconcile_fills(last - pd.Timedelta(days=2))
+        ours = {r["client_order_id"] for r in self.journal.rows(
+            "SELECT client_order_id FROM orders")}
+        for order in self.executor.call("open orders",
+                                        partial(self.broker.open_orders, self.traded)):
+            if order.client_order_id not in ours:
+                message = (f"open order {order.client_order_id} on {order.symbol} was not "
+                           "placed by this run: left alone")
+                logger.warning(message)
+                self.journal.event(self.clock.now(), "warning", "foreign_order", message)
+        self.journal.commit()
 
     def _history(self) -> MarketHistory:
         """Market history now; a data outage is retried like any transient fault."""
@@ -234,23 +283,41 @@ class LiveTrader:
             return
         peak = self.journal.rows("SELECT MAX(equity) AS p FROM equity")[0]["p"] or equity
         if equity < peak * (1 - limit):
-            message = (f"drawdown {equity / peak - 1:.1%} beyond risk.kill_drawdown "
-                       f"-{limit:.0%}: flattening to {self.quote} and stopping")
+            drawdown = f"drawdown {equity / peak - 1:.1%} beyond risk.kill_drawdown -{limit:.1%}"
+            message = f"{drawdown}: flattening to {self.quote} and stopping"
             logger.error(message)
             self.journal.event(self.clock.now(), "error", "kill_switch", message)
+            self.journal.commit()
             self.flatten(self.clock.now())
-            self.request_stop("kill switch: drawdown")
+            self.request_stop(f"kill switch: {drawdown}")
 
     def flatten(self, time: pd.Timestamp) -> None:
-        """Sell every traded position to the quote currency."""
+        """Sell every traded position to the quote currency, then mark the result.
+
+        Each sell is journalled as ``planned`` (decision time ``time``) before it is sent and
+        its fills are recorded, so a crash mid-flatten is finished on restart like any plan.
+        Not cut by ``risk.max_order_notional``: the kill switch has to get out completely.
+        The mark replaces the latest one (same time and bar label), so equity.csv still has
+        one row per bar and ends at the flattened equity.
+        """
         cash, positions = self.portfolio()
         prices = self.prices(list(positions))
         targets = dict.fromkeys(self.traded, 0.0)
         for leg, intent in enumerate(plan_orders(targets, positions, cash, prices, self.fills)):
             qty = self.broker.amount_to_precision(intent.symbol, intent.qty)
-            if qty > 0:
-                coid = self.client_order_id(time, intent, 90 + leg)
-                self.executor.send(intent.symbol, intent.side, qty, coid)
+            if qty <= 0:
+                continue
+            coid = self.client_order_id(time, intent, 90 + leg)
+            self.journal.order(coid, decision_time=time, time=time, symbol=intent.symbol,
+                               side=intent.side, qty=qty, ref_price=intent.ref_price,
+                               status="planned", reason="kill switch")
+            self.journal.commit()
+            state = self.executor.send(intent.symbol, intent.side, qty, coid)
+            if state is not None:
+                self.executor.record(state)
+        latest = self.journal.rows("SELECT time, date FROM equity ORDER BY time DESC LIMIT 1")
+        if latest:
+            self.mark(pd.Timestamp(latest[0]["time"]), latest[0]["date"])
 
     def request_stop(self, reason: str) -> None:
         """Stop before the next decision (signal handlers call this)."""
@@ -266,9 +333,9 @@ class LiveTrader:
     def run_until(self, until: pd.Timestamp | None, once: bool = False) -> LoopOutcome:
         """Decide at every bar close until ``until`` (inclusive), a stop, or one step."""
         decisions = 0
+        self.portfolio()  # credentials and connectivity fail now, not at the first decision
+        self.resume()
         last = self.last_decided()
-        if last is not None:
-            self.step(last)  # finish a plan a crash may have cut short
         start = last if last is not None else self.clock.now() - pd.Timedelta(microseconds=1)
         when = self.next_decision(start)
         delay = pd.Timedelta(seconds=self.run.live.decision_delay_seconds)
@@ -282,9 +349,14 @@ class LiveTrader:
                 break
             if not self.clock.sleep_until(when + delay, self.stop):
                 break
-            self.step(when)
-            decisions += 1
-            if once:
+            if self.kill_file_present():  # it may have appeared while we slept
+                self.request_stop(f"kill file {self.run.risk.kill_file}")
+                break
+            decided = self._step_through_outages(when)
+            if decided is None:
+                break
+            decisions += int(decided)
+            if once and decided:
                 self.stop_reason = "--once"
                 break
             when = self.next_decision(when)

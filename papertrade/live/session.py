@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,10 +144,12 @@ def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> 
                       "broker.emulator.api_key_env")
         secret = _secret(b.emulator.secret_env, "emulator secret", loaded.path,
                          "broker.emulator.secret_env")
-        clock = SimulatedClock(_emulator_now(url), on_move=emulator_clock_mover(url))
     timeout_ms = int(loaded.run.live.request_timeout_seconds * 1000)
-    client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
+    # the broker refuses a non-loopback URL before anything is sent
     broker = CcxtBroker.for_emulator(url, key, secret, b.quote, timeout_ms=timeout_ms)
+    client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
+    if b.emulator.url is not None:
+        clock = SimulatedClock(_emulator_now(url), on_move=emulator_clock_mover(url))
     return Wiring(broker, clock, lambda: client, "emulator", start, cleanup)
 
 
@@ -193,6 +196,22 @@ def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | 
     return None
 
 
+def _refuse_after_kill_switch(runs_dir: Path, name: str, mode: str, digest: str) -> None:
+    """A plain restart must not undo the kill switch by quietly starting a fresh run."""
+    folders = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
+    for folder in reversed(folders):
+        try:
+            meta = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        reason = str(meta.get("stop_reason") or "")
+        if reason.startswith("kill switch"):
+            raise RunFolderError(
+                f"the last run of this config ({folder.name}) was stopped by the {reason}; "
+                "to trade again deliberately, start a new run with --set name=<new name>")
+        return
+
+
 def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | None
                     ) -> tuple[Path, dict[str, Any]]:
     """Create the run folder, or reopen the one to resume (checked against the config)."""
@@ -214,6 +233,7 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
                     resumed=[*meta.get("resumed", []), pd.Timestamp.now(tz="UTC").isoformat()])
         write_json(folder / "manifest.json", meta)
         return folder, meta
+    _refuse_after_kill_switch(run.runs_dir, run.name, mode, digest)
     folder = create_run_folder(run.runs_dir, run.name, mode, digest)
     meta = manifest(folder, name=run.name, mode=mode, strategy=run.strategy.name,
                     config_file=loaded.path, quote=run.broker.quote, cash=run.broker.cash,
@@ -226,7 +246,16 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
 
 @contextmanager
 def graceful_signals(trader: LiveTrader) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the loop before its next decision instead of killing it."""
+    """SIGINT/SIGTERM stop the loop before its next decision instead of killing it.
+
+    Only the main thread can install signal handlers (and Python runs them there); a loop run
+    from another thread keeps the process's handlers and is stopped with ``request_stop``.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, _frame: object) -> None:
@@ -264,13 +293,19 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
             cache_dir=folder / "cache", exchange_label=wiring.exchange_label,
             make_client=wiring.make_client,
         )
+        stop = threading.Event()  # set by signals, the kill file or the kill switch
+
+        def pause(seconds: float) -> None:  # a stop request cuts backoff waits short
+            stop.wait(seconds)
+
         policy = RetryPolicy(attempts=run.live.retries, base_seconds=run.live.backoff_seconds,
-                             max_seconds=run.live.backoff_max_seconds)
+                             max_seconds=run.live.backoff_max_seconds, sleep=pause)
         executor = OrderExecutor(wiring.broker, journal, policy, run.broker.quote,
                                  wiring.clock.now)
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
-                            executor=executor, run_tag=folder.name.rsplit("-", 1)[-1][:6])
+                            executor=executor, run_tag=folder.name.rsplit("-", 1)[-1][:6],
+                            stop=stop)
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)

@@ -99,13 +99,20 @@ class Journal:
         return int(rows[0]["n"]) if rows else None
 
     def latest_positions(self) -> tuple[str, list[dict[str, Any]]]:
-        """(time, rows) of the newest positions snapshot."""
+        """(time, rows) of the positions at the latest mark (none: all in cash then)."""
+        latest = self.latest_equity()
+        if latest is None:  # an old or partial journal: the newest snapshot there is
+            rows = self.select(
+                "positions",
+                "SELECT * FROM positions WHERE time = (SELECT MAX(time) FROM positions) "
+                "ORDER BY value DESC",
+            )
+            return (str(rows[0]["time"]) if rows else ""), rows
         rows = self.select(
             "positions",
-            "SELECT * FROM positions WHERE time = (SELECT MAX(time) FROM positions) "
-            "ORDER BY value DESC",
+            "SELECT * FROM positions WHERE time = ? ORDER BY value DESC", (latest["time"],),
         )
-        return (str(rows[0]["time"]) if rows else ""), rows
+        return str(latest["time"]), rows
 
     def latest_equity(self) -> dict[str, Any] | None:
         rows = self.select("equity", "SELECT * FROM equity ORDER BY time DESC LIMIT 1")

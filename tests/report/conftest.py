@@ -78,3 +78,18 @@ def runs_copy(fixture_runs: Path, tmp_path: Path) -> Path:
     target = tmp_path / "runs"
     shutil.copytree(fixture_runs, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="module")
+def real_live_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``papertrade live`` run against the in-process emulator (breakout + rotation)."""
+    from papertrade.config import load_config
+    from papertrade.live.session import run_live
+    from papertrade.runner import build_strategy
+
+    runs = tmp_path_factory.mktemp("real-live")
+    config = Path(__file__).resolve().parents[2] / "configs" / "rut_breakout_rotation.yaml"
+    loaded = load_config(config, [f"runs_dir={runs}", "broker.mode=emulator",
+                                  "broker.emulator.start=2020-11-01",
+                                  "live.decision_delay_seconds=0"])
+    return run_live(loaded, build_strategy(loaded), until=dt.date(2021, 1, 15)).folder

@@ -1,7 +1,8 @@
 """report.html in headless Chromium, offline: no errors, every chart drawn, figures right.
 
 The flagship report comes from a real ``papertrade backtest`` (which writes it at the end);
-the live one from a fixture emulator run whose journal writer stays open meanwhile.
+the live ones from a real ``papertrade live`` emulator run, and from a fixture emulator run
+whose journal writer stays open meanwhile (reading must not block it).
 ``PAPERTRADE_SCREENSHOT=docs/report-screenshot.png`` also saves the flagship's screenshot.
 """
 
@@ -180,6 +181,17 @@ def test_live_emulator_report_while_its_writer_is_open(browser: Any,
     check_equity_series(loaded.page, live_run.metrics)
     assert loaded.page.inner_text(".facts .status") == "running"
     assert "current positions at" in loaded.page.inner_text("#positions caption")
+
+
+def test_real_live_emulator_run_report(browser: Any, real_live_run: Path) -> None:
+    """A live run the loop really wrote (emulator mode) renders like a backtest."""
+    metrics = json.loads((real_live_run / "metrics.json").read_text())
+    assert metrics["trades"] > 5
+    loaded = open_report(browser, write_report(real_live_run))
+    check_charts(loaded, CHART_KEYS)
+    assert check_metrics_table(loaded.page, metrics, "USDT") >= 20
+    check_equity_series(loaded.page, metrics)
+    assert loaded.page.inner_text(".facts .status") == "finished"
 
 
 def test_old_and_crashed_runs_render_with_notes(browser: Any, runs_copy: Path) -> None:
