@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,19 +80,13 @@ def order_notionals(folder: Path) -> dict[str, float]:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+def emulator(monkeypatch: pytest.MonkeyPatch,
+             flagship_emulator: Callable[[str], EmulatorServer]) -> EmulatorServer:
     """A running emulator with the in-process one's settings; the run reaches it by URL."""
-    loaded = load_config(FLAGSHIP)
-    server = EmulatorServer(symbols=build_strategy(loaded).traded_symbols(), start=START,
-                            spread_bps=5.0, taker_fee="0.001", maker_fee="0.001",
-                            balances={"USDT": 10_000})
-    server.start()
+    server = flagship_emulator(START)
     monkeypatch.setenv("PAPERTRADE_EMULATOR_KEY", server.api_key)
     monkeypatch.setenv("PAPERTRADE_EMULATOR_SECRET", server.secret)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return server
 
 
 # --------------------------------------------------------------------------- max order notional

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,16 +21,12 @@ from tests.conftest import FLAGSHIP
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(symbols=build_strategy(load_config(FLAGSHIP)).traded_symbols(),
-                            start="2020-11-10", spread_bps=5.0, balances={"USDT": 10_000})
-    server.start()
+def emulator(monkeypatch: pytest.MonkeyPatch,
+             flagship_emulator: Callable[[str], EmulatorServer]) -> EmulatorServer:
+    server = flagship_emulator("2020-11-10")
     monkeypatch.setenv("PAPERTRADE_EMULATOR_KEY", server.api_key)
     monkeypatch.setenv("PAPERTRADE_EMULATOR_SECRET", server.secret)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return server
 
 
 def run(tmp: Path, emulator: EmulatorServer, until: str | None, once: bool = False) -> Path:

@@ -23,16 +23,14 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from papertrade.config import load_config
 from papertrade.exchange_sim.faults import FaultRule
 from papertrade.exchange_sim.server import EmulatorServer
-from papertrade.runner import build_strategy
 from tests.conftest import FLAGSHIP, ROOT
 
 LIVE = ["broker.mode=emulator", "broker.emulator.start=2020-11-12",
@@ -48,15 +46,8 @@ FAULTS: list[FaultRule | dict[str, Any]] = [
 
 
 @pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    traded = build_strategy(load_config(FLAGSHIP)).traded_symbols()
-    server = EmulatorServer(symbols=traded, start="2020-11-12", spread_bps=5.0,
-                            balances={"USDT": 10_000})
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator(flagship_emulator: Callable[[str], EmulatorServer]) -> EmulatorServer:
+    return flagship_emulator("2020-11-12")
 
 
 def papertrade(tmp: Path, env: dict[str, str], *args: str, sets: list[str],
