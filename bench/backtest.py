@@ -23,6 +23,8 @@ CONFIG = ROOT / "configs" / "rut_breakout_rotation.yaml"
 
 FLAGSHIP = """
 import sys
+from loguru import logger
+logger.remove()
 from papertrade.config import load_config
 from papertrade.runner import run_backtest
 run_backtest(load_config(sys.argv[1], [f"runs_dir={sys.argv[2]}"]), report=False)

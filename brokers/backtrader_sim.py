@@ -132,8 +132,13 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
         for symbol in sorted(set(targets) | set(positions)):
             wanted = targets.get(symbol, 0.0) > 0 or positions.get(symbol, 0.0) > 0
             if wanted and symbol not in opens:
-                self.plan.journal.event(decided_at, "warning", "rejection",
-                                        f"{symbol}: no bar to trade at this open; order skipped")
+                reason = "no bar to trade at this open"
+                self.plan.journal.order(
+                    f"bt-{decided_at:%Y%m%d}-{symbol.replace('/', '')}-nobar",
+                    decision_time=decided_at, time=decided_at, symbol=symbol,
+                    side="sell" if positions.get(symbol, 0.0) > 0 else "buy",
+                    qty=0.0, ref_price=None, status="rejected", reason=reason)
+                self.plan.journal.event(decided_at, "warning", "rejection", f"{symbol}: {reason}")
                 self.plan.report.rejected += 1
         orders = plan_orders(targets, positions, float(self.broker.getcash()), opens,
                              self.plan.fills)

@@ -149,11 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     verbose = "-v" in args or "--verbose" in args
     _configure_logging(verbose)
-    try:
-        _mount()
-    except ImportError:  # a sub-app still in development must not break the others
-        if verbose:
-            raise
+    _mount()
     try:
         app(args=args, standalone_mode=False)
     except PapertradeError as exc:

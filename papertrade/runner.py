@@ -173,9 +173,6 @@ def export(
     decisions = journal.frame("SELECT date, targets, inputs, sent FROM decisions ORDER BY time")
     rejected = int(journal.rows(
         "SELECT COUNT(*) AS n FROM orders WHERE status = 'rejected'")[0]["n"])
-    rejected += int(journal.rows(
-        "SELECT COUNT(*) AS n FROM events WHERE kind = 'rejection' AND message LIKE '%skipped'"
-    )[0]["n"])
     traded = strategy.traded_symbols()
     sent = [{"date": d, **json.loads(t)}
             for d, t, s in zip(decisions["date"], decisions["targets"], decisions["sent"],
@@ -229,10 +226,8 @@ def _as_of_dates(curve: pd.Series, dates: pd.DatetimeIndex) -> pd.Series:
 
 
 def _write_report(folder: Path) -> None:
-    try:
-        from papertrade.report.html import write_report
-    except ImportError:  # the report module is optional during development
-        return
+    from papertrade.report.html import write_report
+
     try:
         write_report(folder)
     except Exception as exc:  # a report failure must not lose a finished backtest

@@ -167,9 +167,9 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         return None
     journal = Journal(path)
     try:
-        cash = json.loads((folder / "manifest.json").read_text()).get("cash", 0.0)
-        quote = json.loads((folder / "manifest.json").read_text()).get("quote", "USDT")
-        balances: dict[str, float] = {quote: float(cash)}
+        meta = json.loads((folder / "manifest.json").read_text())
+        quote = str(meta.get("quote", "USDT"))
+        balances: dict[str, float] = {quote: float(meta.get("cash", 0.0))}
         for row in journal.rows("SELECT symbol, side, qty, price, fee FROM fills"):
             base = row["symbol"].split("/")[0]
             sign = 1.0 if row["side"] == "buy" else -1.0
