@@ -10,9 +10,11 @@ turnover, a drawdown kill switch, a kill file, and graceful stop on SIGINT/SIGTE
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from loguru import logger
@@ -35,6 +37,8 @@ from papertrade.rebalance import (
 )
 from strategies import Strategy
 from strategies.base import scheduled_days
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -127,27 +131,36 @@ class LiveTrader:
         self._check_drawdown(equity)
         return True
 
-    def _step_through_outages(self, when: pd.Timestamp, attempts: int = 10) -> bool | None:
-        """A step whose retries ran out is tried again after a pause, never skipped silently;
-        a plan already journalled is finished, not re-planned. Returns whether a decision was
-        made, or None when a stop was requested meanwhile."""
+    def _through_outages(self, what: str, action: Callable[[], T], attempts: int = 10
+                         ) -> T | None:
+        """``action()``; when its own retries ran out, it is tried again after a pause, never
+        skipped silently. None when a stop was requested meanwhile. Rejections propagate."""
         for attempt in range(1, attempts + 1):
             try:
-                if self.journal.rows("SELECT 1 FROM decisions WHERE time = ?", (iso(when),)):
-                    self.resume()
-                    label = (when - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-                    self._check_drawdown(self.mark(when, label))
-                    return True
-                return self.step(when)
+                return action()
             except (BrokerUnavailable, DataError) as exc:
-                message = f"decision {iso(when)}: {exc}; retrying ({attempt}/{attempts})"
+                message = f"{what}: {exc}; retrying ({attempt}/{attempts})"
                 logger.warning(message)
                 self.journal.event(self.clock.now(), "warning", "outage", message)
                 self.journal.commit()
                 if self.stop.wait(self.run.live.backoff_max_seconds):
                     return None
-        raise BrokerUnavailable(f"decision {iso(when)}: exchange unavailable after "
-                                f"{attempts} rounds of retries")
+        raise BrokerUnavailable(f"{what}: exchange unavailable after {attempts} rounds of "
+                                "retries")
+
+    def _decide_once(self, when: pd.Timestamp) -> bool:
+        """The decision at ``when``; a plan already journalled is finished, not re-planned."""
+        if self.journal.rows("SELECT 1 FROM decisions WHERE time = ?", (iso(when),)):
+            self.resume()
+            label = (when - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            self._check_drawdown(self.mark(when, label))
+            return True
+        return self.step(when)
+
+    def _start(self) -> bool:
+        self.portfolio()  # credentials and connectivity fail now, not at the first decision
+        self.resume()
+        return True
 
     def resume(self) -> None:
         """After a crash: settle every order left unresolved, pick up missed fills, report
@@ -333,8 +346,8 @@ class LiveTrader:
     def run_until(self, until: pd.Timestamp | None, once: bool = False) -> LoopOutcome:
         """Decide at every bar close until ``until`` (inclusive), a stop, or one step."""
         decisions = 0
-        self.portfolio()  # credentials and connectivity fail now, not at the first decision
-        self.resume()
+        if self._through_outages("start", self._start) is None:
+            return LoopOutcome(0, self.stop_reason or "stopped")
         last = self.last_decided()
         start = last if last is not None else self.clock.now() - pd.Timedelta(microseconds=1)
         when = self.next_decision(start)
@@ -352,7 +365,8 @@ class LiveTrader:
             if self.kill_file_present():  # it may have appeared while we slept
                 self.request_stop(f"kill file {self.run.risk.kill_file}")
                 break
-            decided = self._step_through_outages(when)
+            decided = self._through_outages(f"decision {iso(when)}",
+                                            partial(self._decide_once, when))
             if decided is None:
                 break
             decisions += int(decided)

@@ -71,3 +71,24 @@ def test_foreign_order_is_reported_left_alone_and_restart_resumes(
     buys = rows(second, "SELECT client_order_id FROM orders WHERE side = 'buy'")
     assert len(buys) == 1
     assert client.fetch_order(manual["id"], "BTC/USDT")["status"] == "open"
+
+
+def test_an_exchange_ban_at_start_up_is_ridden_out(
+    tmp_path: Path, emulator: EmulatorServer,
+) -> None:
+    # the first account request gets HTTP 418: every request is refused for the next second,
+    # longer than the whole retry budget of one call
+    emulator.set_faults([{"route": "GET /api/v3/account", "kind": "ban", "count": 1,
+                          "retry_after": 1}])
+    loaded = load_config(FLAGSHIP, [f"runs_dir={tmp_path}", "broker.mode=emulator",
+                                    f"broker.emulator.url={emulator.base_url}",
+                                    "broker.emulator.start=2020-11-10",
+                                    "live.decision_delay_seconds=0", "live.retries=2",
+                                    "live.backoff_seconds=0.01", "live.backoff_max_seconds=0.2"])
+    folder = run_live(loaded, build_strategy(loaded), until=dt.date(2020, 11, 14)).folder
+    outages = rows(folder, "SELECT message FROM events WHERE kind = 'outage'")
+    assert outages
+    assert str(outages[0][0]).startswith("start: ")
+    assert [t for (t,) in rows(folder, "SELECT time FROM decisions ORDER BY time")][-1] == (
+        "2020-11-15T00:00:00Z")
+    assert len(rows(folder, "SELECT 1 FROM fills")) == 1  # the 2020-11-13 breakout buy
