@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +41,22 @@ def frictionless_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       "strategy.params.rebalance.every=daily",
                       "strategy.params.rebalance.drift=0.02")
     return run_backtest(loaded, report=False).folder
+
+
+@pytest.fixture
+def running_emulators() -> Iterator[Callable[..., Any]]:
+    """``start(**kwargs)``: an exchange emulator (``EmulatorServer`` arguments) serving on a
+    free loopback port; every one started is stopped after the test."""
+    from papertrade.exchange_sim.server import EmulatorServer
+
+    started: list[EmulatorServer] = []
+
+    def start(**kwargs: Any) -> EmulatorServer:
+        server = EmulatorServer(**kwargs)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

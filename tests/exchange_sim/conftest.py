@@ -3,7 +3,7 @@ driven by the real ccxt client over loopback HTTP (this folder has no ``__init__
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,21 +17,15 @@ SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 
 
 @pytest.fixture
-def emulator_factory() -> Iterator[EmulatorFactory]:
+def emulator_factory(running_emulators: Callable[..., EmulatorServer]) -> EmulatorFactory:
     """Start emulators (defaults: BTC and ETH, step clock at 2024-01-01); all stopped after."""
-    started: list[EmulatorServer] = []
 
     def start(**kwargs: Any) -> EmulatorServer:
         kwargs.setdefault("symbols", SYMBOLS)
         kwargs.setdefault("start", START)
-        server = EmulatorServer(**kwargs)
-        server.start()
-        started.append(server)
-        return server
+        return running_emulators(**kwargs)
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -13,19 +13,15 @@ from tests.conftest import FLAGSHIP
 
 
 @pytest.fixture
-def flagship_emulator() -> Iterator[Callable[[str], EmulatorServer]]:
+def flagship_emulator(
+    running_emulators: Callable[..., EmulatorServer],
+) -> Callable[[str], EmulatorServer]:
     """``start(day)``: a running emulator replaying from ``day`` the flagship's traded pairs,
     5 bps spread, 10 bps fees, 10,000 USDT; stopped after the test."""
-    servers: list[EmulatorServer] = []
     traded = build_strategy(load_config(FLAGSHIP)).traded_symbols()
 
     def start(day: str) -> EmulatorServer:
-        server = EmulatorServer(symbols=traded, start=day, spread_bps=5.0, taker_fee="0.001",
-                                maker_fee="0.001", balances={"USDT": 10_000})
-        server.start()
-        servers.append(server)
-        return server
+        return running_emulators(symbols=traded, start=day, spread_bps=5.0, taker_fee="0.001",
+                                 maker_fee="0.001", balances={"USDT": 10_000})
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
