@@ -48,15 +48,16 @@ class RetryPolicy:
 
 
 def with_retries(call: Callable[[], T], policy: RetryPolicy, what: str,
-                 on_retry: Callable[[str], None]) -> T:
-    """``call()``, retried on :class:`BrokerUnavailable` up to ``policy.attempts`` times."""
+                 on_retry: Callable[[str], None],
+                 transient: tuple[type[Exception], ...] = (BrokerUnavailable,)) -> T:
+    """``call()``, retried on ``transient`` errors up to ``policy.attempts`` times."""
     for attempt in range(1, policy.attempts + 2):
         try:
             return call()
-        except BrokerUnavailable as exc:
+        except transient as exc:
             if attempt > policy.attempts:
                 raise
-            wait = policy.delay(attempt, exc.retry_after)
+            wait = policy.delay(attempt, getattr(exc, "retry_after", None))
             on_retry(f"{what}: {exc} (retry {attempt}/{policy.attempts} in {wait:.2f}s)")
             policy.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -78,9 +79,10 @@ class OrderExecutor:
         self.journal.event(self.now(), "warning", "retry", message)
         self.journal.commit()
 
-    def call(self, what: str, call: Callable[[], T]) -> T:
-        """A broker call retried on transient faults (each retry journalled)."""
-        return with_retries(call, self.policy, what, self.retry_event)
+    def call(self, what: str, call: Callable[[], T],
+             transient: tuple[type[Exception], ...] = (BrokerUnavailable,)) -> T:
+        """A call retried on transient faults (each retry journalled)."""
+        return with_retries(call, self.policy, what, self.retry_event, transient)
 
     # ------------------------------------------------------------------ plan execution
 

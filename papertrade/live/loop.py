@@ -190,17 +190,8 @@ class LiveTrader:
 
     def _history(self) -> MarketHistory:
         """Market history now; a data outage is retried like any transient fault."""
-        policy = self.executor.policy
-        for attempt in range(1, policy.attempts + 2):
-            try:
-                return self.feed.history(self.clock.now())
-            except DataError as exc:
-                if attempt > policy.attempts:
-                    raise
-                wait = policy.delay(attempt)
-                self.executor.retry_event(f"market data: {exc} (retry {attempt} in {wait:.2f}s)")
-                policy.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.executor.call("market data", lambda: self.feed.history(self.clock.now()),
+                                  transient=(DataError,))
 
     def _decide(self, time: pd.Timestamp, label: str, history: MarketHistory) -> None:
         decided = self.strategy.decide(history)
