@@ -139,7 +139,6 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
                     side="sell" if positions.get(symbol, 0.0) > 0 else "buy",
                     qty=0.0, ref_price=None, status="rejected", reason=reason)
                 self.plan.journal.event(decided_at, "warning", "rejection", f"{symbol}: {reason}")
-                self.plan.report.rejected += 1
         orders = plan_orders(targets, positions, float(self.broker.getcash()), opens,
                              self.plan.fills)
         for leg, intent in enumerate(orders):
@@ -175,7 +174,6 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
                                status="rejected", reason=status)
             plan.journal.event(when, "warning", "rejection",
                                f"{side} {abs(order.created.size):.8g} {name}: {status}")
-            plan.report.rejected += 1
 
 
 class ArrayFeed(bt.feed.DataBase):  # type: ignore[misc]

@@ -14,9 +14,8 @@ from typing import Any, Literal, Protocol
 
 @dataclass
 class ExecutionReport:
-    """Counters a broker keeps while executing (the journal holds the details)."""
+    """What a backtest broker ends with (rejections and every other detail: the journal)."""
 
-    rejected: int = 0
     final_cash: float = 0.0
     final_value: float = 0.0
 

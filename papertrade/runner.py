@@ -151,8 +151,7 @@ def _execute(
     try:
         report = run_backtrader(feeds, plan, run.broker.cash)
         journal.commit()
-        logger.info("done: final value {:.2f}, {} rejected orders",
-                    report.final_value, report.rejected)
+        logger.info("done: final value {:.2f}", report.final_value)
         return export(folder, journal, strategy, history, run.broker.cash)
     finally:
         journal.close()
