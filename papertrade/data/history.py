@@ -105,13 +105,8 @@ class MarketHistory:
 
         Each clock time gets the latest value available at or before it (NaN before the first).
         """
-        if series.empty:
-            return pd.Series(index=self.clock, dtype=series.dtype, name=series.name)
-        left = pd.DataFrame({"time": self.clock})
-        right = pd.DataFrame({"time": series.index.astype(self.clock.dtype),
-                              "value": series.to_numpy()})
-        joined = pd.merge_asof(left, right.sort_values("time"), on="time", direction="backward")
-        return pd.Series(joined["value"].to_numpy(), index=self.clock, name=series.name)
+        joined = self.as_of_frame(series.to_frame("value"))["value"]
+        return joined.rename(series.name)
 
     def as_of_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """:meth:`as_of` for every column of ``frame`` at once (one join)."""
