@@ -102,18 +102,25 @@ def load_symbol(
         origin = {"source": "ccxt", "exchange": source.exchange, "market": market}
     else:  # pragma: no cover - the discriminated union is exhaustive
         raise DataError(f"{symbol}: unsupported source {source!r}")
+    return checked_bars(symbol, frame, where=where, calendar=calendar, origin=origin)
+
+
+def checked_bars(symbol: str, frame: pd.DataFrame, *, where: str, calendar: Calendar,
+                 origin: dict[str, object]) -> LoadedSymbol:
+    """Validate a freshly loaded bars frame, stamp availability, describe it for the manifest."""
     frame = frame.assign(volume=frame["volume"].fillna(0.0))
     gaps = validate_bars(frame, where=where, calendar=calendar)
     for gap in gaps:
         logger.info("{}: {}", symbol, gap)
-    origin.update({
+    origin = {
+        **origin,
         "calendar": calendar,
         "first": frame.index[0].strftime("%Y-%m-%d"),
         "last": frame.index[-1].strftime("%Y-%m-%d"),
         "rows": len(frame),
         "gaps": len(gaps),
         "sha": frame_digest(frame),
-    })
+    }
     return LoadedSymbol(SymbolBars.from_bars(symbol, calendar, frame), origin)
 
 

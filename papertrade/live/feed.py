@@ -16,10 +16,8 @@ from typing import Any
 import pandas as pd
 
 from papertrade.config import BundledSource, CsvSource, DataConfig
-from papertrade.data.bars import frame_digest
 from papertrade.data.history import MarketHistory, SymbolBars
-from papertrade.data.sources import load_symbol
-from papertrade.data.validate import validate_bars
+from papertrade.data.sources import checked_bars, load_symbol
 from papertrade.errors import DataError
 
 _DAY_MS = 86_400_000
@@ -72,16 +70,12 @@ class LiveMarketFeed:
             )
         else:  # later decisions: only the candles that closed since
             frame = self._newer(symbol, known, now)
-        frame = frame.assign(volume=frame["volume"].fillna(0.0))
         self._memory[symbol] = frame
-        validate_bars(frame, where=f"{self.exchange_label} {symbol}", calendar="crypto")
-        self.origins[symbol] = {
-            "source": "exchange", "exchange": self.exchange_label,
-            "first": frame.index[0].strftime("%Y-%m-%d"),
-            "last": frame.index[-1].strftime("%Y-%m-%d"), "rows": len(frame),
-            "sha": frame_digest(frame),
-        }
-        return SymbolBars.from_bars(symbol, "crypto", frame)
+        loaded = checked_bars(symbol, frame, where=f"{self.exchange_label} {symbol}",
+                              calendar="crypto",
+                              origin={"source": "exchange", "exchange": self.exchange_label})
+        self.origins[symbol] = loaded.origin
+        return loaded.bars
 
     def _newer(self, symbol: str, known: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
         from papertrade.data.download_ccxt import candles_to_bars
