@@ -38,7 +38,7 @@ from typing import Any
 
 import ccxt  # noqa: TID251
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 
 SYMBOLS = {"BTC/USDT": 0.0002, "ETH/USDT": 0.005}
 DEPOSIT = Decimal(1_000_000)

@@ -16,10 +16,10 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from brokers.base import ExecutionReport
+from papertrade.brokers.base import ExecutionReport
 from papertrade.journal import Journal
 from papertrade.rebalance import FillModel, current_weights, plan_orders, should_send
-from strategies.base import Decisions, RebalancePolicy
+from papertrade.strategies.base import Decisions, RebalancePolicy
 
 
 class FractionalPercentCommission(bt.CommInfoBase):  # type: ignore[misc]

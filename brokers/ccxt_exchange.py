@@ -32,8 +32,8 @@ from typing import Any, cast
 
 import ccxt  # noqa: TID251
 
-from brokers.base import Fill, MarketRules, OrderState, OrderStatus, Side
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.base import Fill, MarketRules, OrderState, OrderStatus, Side
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.errors import BrokerRejected, BrokerUnavailable
 
 MAX_MESSAGE = 300

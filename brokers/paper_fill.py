@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from brokers.base import Fill, MarketRules, OrderState, Side
+from papertrade.brokers.base import Fill, MarketRules, OrderState, Side
 from papertrade.config import BrokerConfig
 from papertrade.errors import BrokerError, BrokerRejected, BrokerUnavailable
 from papertrade.rebalance import FillModel

@@ -271,7 +271,9 @@ def load_config(
     env: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
     """Read, interpolate, override and validate a run config (strategy params included)."""
-    from strategies import get_strategy  # strategies depend on config, not the reverse at import
+    from papertrade.strategies import (
+        get_strategy,  # strategies depend on config, not the reverse at import
+    )
 
     file = str(path)
     raw = read_yaml(Path(path))
@@ -324,7 +326,7 @@ def redact(value: Any, key: str = "") -> Any:
 
 def json_schema() -> dict[str, Any]:
     """JSON schema of the run config (strategy params documented per strategy)."""
-    from strategies import registry
+    from papertrade.strategies import registry
 
     schema = RunConfig.model_json_schema()
     schema["$comment"] = "strategy.params is validated by the named strategy's Params"

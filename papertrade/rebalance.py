@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from strategies.base import RebalancePolicy
+from papertrade.strategies.base import RebalancePolicy
 
 Side = Literal["buy", "sell"]
 CASH_MARGIN = 1e-9

@@ -32,8 +32,8 @@ from papertrade.runfolder import (
     write_csv,
     write_json,
 )
-from strategies import Strategy, get_strategy
-from strategies.base import Decisions, scheduled_days
+from papertrade.strategies import Strategy, get_strategy
+from papertrade.strategies.base import Decisions, scheduled_days
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _execute(
     loaded: LoadedConfig, strategy: Strategy, history: MarketHistory,
     decisions: Decisions, folder: Path,
 ) -> dict[str, Any]:
-    from brokers.backtrader_sim import ExecutionPlan, run_backtrader
+    from papertrade.brokers.backtrader_sim import ExecutionPlan, run_backtrader
 
     run = loaded.run
     labels = history.labels()

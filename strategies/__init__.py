@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams
-from strategies.momentum_rotation import MomentumRotation
-from strategies.rut_breakout_rotation import RutBreakoutRotation
+from papertrade.strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams
+from papertrade.strategies.momentum_rotation import MomentumRotation
+from papertrade.strategies.rut_breakout_rotation import RutBreakoutRotation
 
 __all__ = [
     "Decisions",

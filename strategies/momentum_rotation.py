@@ -15,8 +15,14 @@ import pandas as pd
 from pydantic import Field
 
 from papertrade.data.history import MarketHistory
-from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams, scheduled_days
-from strategies.signals import momentum
+from papertrade.strategies.base import (
+    Decisions,
+    RebalancePolicy,
+    Strategy,
+    StrategyParams,
+    scheduled_days,
+)
+from papertrade.strategies.signals import momentum
 
 
 class MomentumParams(StrategyParams):

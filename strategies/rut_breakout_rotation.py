@@ -26,8 +26,14 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from papertrade.data.history import MarketHistory
-from strategies.base import Decisions, RebalancePolicy, Strategy, StrategyParams, scheduled_days
-from strategies.signals import confirmation_points, drought, momentum, prior_high
+from papertrade.strategies.base import (
+    Decisions,
+    RebalancePolicy,
+    Strategy,
+    StrategyParams,
+    scheduled_days,
+)
+from papertrade.strategies.signals import confirmation_points, drought, momentum, prior_high
 
 
 class BreakoutParams(StrategyParams):

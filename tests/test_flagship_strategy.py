@@ -8,8 +8,8 @@ import pytest
 
 from papertrade.data.bars import default_calendar, read_bundled
 from papertrade.data.history import MarketHistory, SymbolBars
-from strategies import RutBreakoutRotation, get_strategy
-from strategies.signals import prior_high
+from papertrade.strategies import RutBreakoutRotation, get_strategy
+from papertrade.strategies.signals import prior_high
 from tests.conftest import ALTS
 
 

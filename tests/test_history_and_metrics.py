@@ -9,7 +9,7 @@ import pytest
 from papertrade.data.bars import available_at
 from papertrade.metrics import equity_metrics, max_drawdown_duration_days, round_trips
 from papertrade.rebalance import FillModel, plan_orders, should_send
-from strategies.base import RebalancePolicy
+from papertrade.strategies.base import RebalancePolicy
 
 
 def test_us_close_is_16h_new_york_in_both_seasons() -> None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from papertrade.config import BundledSource, LoadedConfig
-from strategies import Strategy
+from papertrade.strategies import Strategy
 
 
 def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], None]) -> list[str]:
@@ -22,7 +22,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
 
     report(True, f"config {loaded.path}: {strategy.name}, broker.mode {b.mode}")
     if b.mode == "testnet":
-        from brokers.ccxt_exchange import check_sandbox
+        from papertrade.brokers.ccxt_exchange import check_sandbox
 
         for env, what in ((b.api_key_env, "API key"), (b.secret_env, "API secret")):
             report(bool(os.environ.get(env)), f"{what} in ${env}",
@@ -31,7 +31,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
         report(not sandbox, f"{b.exchange} has a sandbox and every API URL points at it",
                "; ".join(sandbox))
     elif b.mode == "emulator" and b.emulator.url:
-        from brokers.ccxt_emulator import make_emulator_client
+        from papertrade.brokers.ccxt_emulator import make_emulator_client
 
         try:  # builds the client only: the URL is checked, nothing is sent
             make_emulator_client(b.emulator.url, "", "")

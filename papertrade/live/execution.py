@@ -22,7 +22,7 @@ from typing import TypeVar
 import pandas as pd
 from loguru import logger
 
-from brokers.base import Fill, LiveBroker, OrderState
+from papertrade.brokers.base import Fill, LiveBroker, OrderState
 from papertrade.errors import BrokerRejected, BrokerUnavailable
 from papertrade.journal import Journal
 

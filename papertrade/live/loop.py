@@ -19,7 +19,7 @@ from typing import TypeVar
 import pandas as pd
 from loguru import logger
 
-from brokers.base import LiveBroker
+from papertrade.brokers.base import LiveBroker
 from papertrade.config import RunConfig
 from papertrade.data.history import MarketHistory
 from papertrade.errors import BrokerUnavailable, DataError
@@ -35,8 +35,8 @@ from papertrade.rebalance import (
     plan_orders,
     should_send,
 )
-from strategies import Strategy
-from strategies.base import scheduled_days
+from papertrade.strategies import Strategy
+from papertrade.strategies.base import scheduled_days
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from loguru import logger
 
-from brokers.base import LiveBroker
+from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
 from papertrade.errors import ConfigError, RunFolderError
 from papertrade.journal import Journal
@@ -40,7 +40,7 @@ from papertrade.runfolder import (
     write_config,
     write_json,
 )
-from strategies import Strategy
+from papertrade.strategies import Strategy
 
 
 @dataclass
@@ -81,7 +81,7 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
     if b.mode == "emulator":
         return _wire_emulator(loaded, strategy, start)
     if b.mode == "testnet":
-        from brokers.ccxt_exchange import CcxtBroker
+        from papertrade.brokers.ccxt_exchange import CcxtBroker
 
         key = _secret(b.api_key_env, "API key", loaded.path, "broker.api_key_env")
         secret = _secret(b.secret_env, "API secret", loaded.path, "broker.secret_env")
@@ -89,7 +89,7 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
             b.exchange, key, secret, b.quote,
             timeout_ms=int(run.live.request_timeout_seconds * 1000))
     else:
-        from brokers.paper_fill import PaperBroker
+        from papertrade.brokers.paper_fill import PaperBroker
         from papertrade.rebalance import FillModel
 
         public = _public_client(b.exchange)
@@ -116,8 +116,8 @@ def _public_client(exchange: str) -> Callable[[], Any]:
 
 
 def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> Wiring:
-    from brokers.ccxt_emulator import make_emulator_client
-    from brokers.ccxt_exchange import CcxtBroker
+    from papertrade.brokers.ccxt_emulator import make_emulator_client
+    from papertrade.brokers.ccxt_exchange import CcxtBroker
 
     b = loaded.run.broker
     cleanup: Callable[[], None] = lambda: None  # noqa: E731

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokers.ccxt_exchange import CcxtBroker
+from papertrade.brokers.ccxt_exchange import CcxtBroker
 from papertrade.exchange_sim.server import EmulatorServer
 
 START = "2024-01-01T00:00:00Z"

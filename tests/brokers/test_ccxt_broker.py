@@ -10,8 +10,8 @@ from typing import Any
 import ccxt  # noqa: TID251
 import pytest
 
-from brokers.ccxt_emulator import make_emulator_client
-from brokers.ccxt_exchange import CcxtBroker, check_sandbox
+from papertrade.brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_exchange import CcxtBroker, check_sandbox
 from papertrade.errors import BrokerError, BrokerRejected, BrokerUnavailable
 from papertrade.exchange_sim.server import EmulatorServer
 

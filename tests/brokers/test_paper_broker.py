@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from brokers.base import MarketRules
-from brokers.paper_fill import PaperBroker
+from papertrade.brokers.base import MarketRules
+from papertrade.brokers.paper_fill import PaperBroker
 from papertrade.config import BrokerConfig
 from papertrade.errors import BrokerRejected, BrokerUnavailable
 from papertrade.rebalance import FillModel, plan_orders

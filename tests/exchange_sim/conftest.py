@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from emulator_helpers import EmulatorFactory
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.exchange_sim.server import EmulatorServer
 
 START = "2024-01-01T00:00:00Z"

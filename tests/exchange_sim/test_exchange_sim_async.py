@@ -9,7 +9,7 @@ import ccxt  # noqa: TID251
 import pytest
 from emulator_helpers import assert_balances_consistent
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.data.bars import read_bundled
 from papertrade.exchange_sim.clock import to_ms
 from papertrade.exchange_sim.server import EmulatorServer

@@ -10,7 +10,7 @@ import pytest
 from emulator_helpers import EmulatorFactory, control
 from loguru import logger
 
-from brokers.ccxt_emulator import make_emulator_client, verify_urls
+from papertrade.brokers.ccxt_emulator import make_emulator_client, verify_urls
 from papertrade.exchange_sim.clock import wall_ms
 from papertrade.exchange_sim.faults import FaultRule
 from papertrade.exchange_sim.server import EmulatorServer

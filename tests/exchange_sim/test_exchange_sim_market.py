@@ -96,7 +96,7 @@ def test_klines_errors_map_like_binance(client: Any) -> None:
 
 
 def test_ticker_book_and_spread(emulator_factory: EmulatorFactory) -> None:
-    from brokers.ccxt_emulator import make_emulator_client
+    from papertrade.brokers.ccxt_emulator import make_emulator_client
 
     server = emulator_factory(spread_bps=20)
     ex = make_emulator_client(server.base_url, server.api_key, server.secret)
@@ -116,7 +116,7 @@ def test_ticker_book_and_spread(emulator_factory: EmulatorFactory) -> None:
 
 
 def test_symbol_outside_its_data_is_not_trading(emulator_factory: EmulatorFactory) -> None:
-    from brokers.ccxt_emulator import make_emulator_client
+    from papertrade.brokers.ccxt_emulator import make_emulator_client
 
     server = emulator_factory(symbols=["BTC/USDT", "SOL/USDT"], start="2019-01-01")
     ex = make_emulator_client(server.base_url, server.api_key, server.secret)
@@ -181,7 +181,7 @@ def test_clock_control_route(emulator: EmulatorServer) -> None:
 
 
 def test_speed_mode_runs_the_market_clock(emulator_factory: EmulatorFactory) -> None:
-    from brokers.ccxt_emulator import make_emulator_client
+    from papertrade.brokers.ccxt_emulator import make_emulator_client
 
     server = emulator_factory(speed=86_400)  # one emulated day per real second
     ex = make_emulator_client(server.base_url, server.api_key, server.secret)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from emulator_helpers import EmulatorFactory
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 
 SERVE = [sys.executable, "-c", "from papertrade.exchange_sim.cli import app; app()", "serve"]
 

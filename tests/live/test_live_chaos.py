@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.config import load_config
 from papertrade.exchange_sim.server import EmulatorServer
 from papertrade.runner import run_backtest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.config import load_config
 from papertrade.exchange_sim.server import EmulatorServer
 from papertrade.live.session import run_live
