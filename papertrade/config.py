@@ -8,7 +8,6 @@ Loading is strict: YAML syntax errors, duplicate keys, unknown keys and wrong ty
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from papertrade.config_models import (
     BrokerConfig,
@@ -36,6 +35,8 @@ from papertrade.config_models import (
     YFinanceSource,
 )
 from papertrade.errors import ConfigError
+from papertrade.util.paths import resolve_path
+from papertrade.util.validation import format_validation_error
 
 __all__ = [
     "BrokerConfig",
@@ -55,13 +56,9 @@ __all__ = [
     "SymbolSource",
     "YFinanceSource",
     "apply_overrides",
-    "did_you_mean",
-    "format_validation_error",
     "json_schema",
     "load_config",
     "read_yaml",
-    "redact",
-    "resolve_path",
 ]
 
 # --------------------------------------------------------------------------- YAML loading
@@ -200,71 +197,6 @@ def _deepcopy(value: Any) -> Any:
 # --------------------------------------------------------------------------- validation
 
 
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """'did you mean 'x'?' for the closest option, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
-def _dotted(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out = f"{out}.{part}" if out else str(part)
-    return out
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the last segment of ``loc`` (for did-you-mean)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type)
-                                         and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = field.annotation
-        args = getattr(current, "__args__", ())
-        if args:
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[0] if len(models) == 1 else None
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def format_validation_error(
-    exc: ValidationError, file: str, model: type[BaseModel], prefix: str = ""
-) -> ConfigError:
-    """Turn the first pydantic error into a ConfigError with key path and a fix."""
-    err = exc.errors()[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-    key = _dotted((*prefix.split("."), *loc)) if prefix else _dotted(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(model, loc)
-        options = list(owner.model_fields) if owner else []
-        hint = did_you_mean(str(loc[-1]), options)
-        fix = hint or (f"allowed keys: {', '.join(options)}" if options else "remove it")
-        return ConfigError(file, key, "unknown key", fix)
-    if kind == "missing":
-        return ConfigError(file, key, "required key is missing", "add it (see configs/)")
-    given = err.get("input")
-    shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if kind in {"union_tag_invalid", "union_tag_not_found"}:
-        return ConfigError(
-            file, key, f"unknown source {shown}", "use one of: bundled, csv, yfinance, ccxt"
-        )
-    return ConfigError(file, key, f"{msg} (got {shown})", "correct the value")
-
-
-_UNION_TAGS = {"bundled", "csv", "yfinance", "ccxt"}
-
-
 def load_config(
     path: str | Path,
     overrides: Iterable[str] = (),
@@ -300,28 +232,6 @@ def _check_csv_paths(run: RunConfig, file: str, base: Path) -> None:
                     "fix the path (relative paths are read from the config's folder "
                     "or the working directory)",
                 )
-
-
-def resolve_path(path: Path, base: Path) -> Path:
-    """A config-relative path: absolute as is, else the working directory, else the config's."""
-    expanded = path.expanduser()
-    if expanded.is_absolute() or expanded.exists():
-        return expanded
-    return base / expanded
-
-
-_SECRET_KEY = re.compile(r"(secret|password|passphrase|api_?key|token|private)", re.IGNORECASE)
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """A copy of a raw config with every secret-looking value replaced by '***'."""
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    if _SECRET_KEY.search(key) and not key.endswith("_env") and value not in (None, ""):
-        return "***"
-    return value
 
 
 def json_schema() -> dict[str, Any]:

@@ -16,8 +16,8 @@ import pandas as pd
 import yaml
 
 from papertrade import __version__
-from papertrade.config import redact
 from papertrade.errors import RunFolderError
+from papertrade.util.secrets import redact
 
 FORMAT = 1
 

@@ -28,8 +28,8 @@ def registry() -> dict[str, type[Strategy]]:
 
 def get_strategy(name: str, file: str = "<config>") -> type[Strategy]:
     """The strategy class called ``name``; ConfigError with did-you-mean otherwise."""
-    from papertrade.config import did_you_mean
     from papertrade.errors import ConfigError
+    from papertrade.util.text import did_you_mean
 
     known = registry()
     if name in known:

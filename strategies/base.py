@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from papertrade.config import format_validation_error
 from papertrade.data.history import MarketHistory
+from papertrade.util.validation import format_validation_error
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 

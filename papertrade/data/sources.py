@@ -21,8 +21,6 @@ from papertrade.config import (
     DataConfig,
     SymbolSource,
     YFinanceSource,
-    did_you_mean,
-    resolve_path,
 )
 from papertrade.data.bars import (
     Calendar,
@@ -36,6 +34,8 @@ from papertrade.data.bars import (
 from papertrade.data.history import MarketHistory, SymbolBars
 from papertrade.data.validate import validate_bars
 from papertrade.errors import ConfigError, DataError
+from papertrade.util.paths import resolve_path
+from papertrade.util.text import did_you_mean
 
 
 @dataclass(frozen=True)
