@@ -1,9 +1,24 @@
-"""The error families of papertrade.
+"""The error families of papertrade, each with the exit code a supervisor can act on.
 
-Every error a user can cause derives from :class:`PapertradeError`; the CLI prints it as one
-line and exits with code 2. At the exchange edge there are exactly two families, following
-ccxt: :class:`BrokerRejected` (deterministic, never retried) and :class:`BrokerUnavailable`
-(transient, retried with backoff).
+Every error papertrade raises on purpose derives from :class:`PapertradeError`; the CLI prints
+it as one line (``-v`` adds the traceback) and exits with the family's code:
+
+====  =====================================================================================
+code  family
+====  =====================================================================================
+0     success (a backtest whose kill switch fired still succeeded: the rail is a result)
+1     an unexpected internal error (a bug in papertrade: please report it)
+2     bad input: config, command line, run folder (:class:`ConfigError`, :class:`RunFolderError`),
+      or a deterministic exchange rejection at start-up (:class:`BrokerRejected`, e.g. bad keys)
+3     market data missing, malformed or unreachable (:class:`DataError`)
+4     the exchange is unavailable after every retry (:class:`BrokerUnavailable`)
+5     a bug inside a strategy (:class:`StrategyError`)
+6     a live run stopped by a risk rail (:class:`RailTriggered`: the kill switch)
+130   interrupted (Ctrl-C outside a live loop; a live loop stops gracefully with 0)
+====  =====================================================================================
+
+At the exchange edge there are exactly two families, following ccxt: :class:`BrokerRejected`
+(deterministic, never retried) and :class:`BrokerUnavailable` (transient, retried with backoff).
 """
 
 from __future__ import annotations
@@ -33,9 +48,22 @@ class ConfigError(PapertradeError):
 class DataError(PapertradeError):
     """Market data is missing, malformed or unreachable."""
 
+    exit_code = 3
+
 
 class StrategyError(PapertradeError):
-    """A strategy cannot be found or cannot run on the data it was given."""
+    """A strategy raised, or returned something that breaks the strategy contract.
+
+    The message names the strategy, the decision time and the exception, on one line.
+    """
+
+    exit_code = 5
+
+
+class RailTriggered(PapertradeError):
+    """A risk rail stopped a live run (the drawdown kill switch)."""
+
+    exit_code = 6
 
 
 class BrokerError(PapertradeError):
@@ -55,10 +83,13 @@ class BrokerRejected(BrokerError):
 
 
 class BrokerUnavailable(BrokerError):
-    """Transient fault (network, timeout, rate limit, exchange down): retried with backoff.
+    """Transient fault (network, timeout, rate limit, exchange down): retried with backoff;
+    exit code 4 once the retries are exhausted.
 
     ``retry_after`` is the exchange's hint in seconds (Retry-After), if it gave one.
     """
+
+    exit_code = 4
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
