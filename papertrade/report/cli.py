@@ -2,6 +2,9 @@
 
 Only typer and rich are imported at start-up; pandas and plotly load inside ``compare`` and
 ``report``, so ``runs list`` over hundreds of folders answers in a fraction of a second.
+
+``list`` and ``show`` write nothing; ``report`` and ``compare`` write inside the runs folder
+only (:mod:`papertrade.report.placement`), unless ``compare --out`` names a file.
 """
 
 from __future__ import annotations
@@ -85,8 +88,8 @@ def show(
 ) -> None:
     """Metrics, benchmarks, positions, latest decisions and why, trades, errors of one run."""
     from papertrade.report.details import collect
-    from papertrade.report.runfolder import resolve_run
     from papertrade.report.terminal import render_show
+    from papertrade.runfolder import resolve_run
 
     path = resolve_run(run, runs_dir)
     render_show(collect(path, decisions=decisions, trades=trades), _console())
@@ -106,8 +109,10 @@ def compare(
     import hashlib
 
     from papertrade.report.html import write_compare
-    from papertrade.report.runfolder import read_header, resolve_run
+    from papertrade.report.placement import subfolder
     from papertrade.report.terminal import render_compare
+    from papertrade.runfolder import read_header, resolve_run
+    from papertrade.runfolder.layout import COMPARE_DIR
 
     if len(runs) < 2:
         raise RunFolderError("compare needs two or more runs; `papertrade runs list` shows ids")
@@ -115,7 +120,7 @@ def compare(
     render_compare([read_header(p) for p in paths], _console())
     if out is None:
         digest = hashlib.sha256("\n".join(p.name for p in paths).encode()).hexdigest()[:8]
-        out = runs_dir / "_compare" / f"compare-{digest}.html"
+        out = subfolder(runs_dir, COMPARE_DIR) / f"compare-{digest}.html"
         root = runs_dir
     else:
         root = out.resolve().parent
@@ -133,11 +138,15 @@ def report(
     inline: Annotated[bool, typer.Option(
         help="embed plotly.js (4.8 MB) so the file can be moved alone")] = False,
 ) -> None:
-    """Write report.html into the run folder (charts, trades, metrics; works offline)."""
-    from papertrade.report.html import write_report
-    from papertrade.report.runfolder import resolve_run
+    """Write report.html into the run folder (charts, trades, metrics; works offline).
 
-    written = write_report(resolve_run(run, runs_dir), inline_js=inline)
+    A folder outside RUNS_DIR (a path, or a link to elsewhere) is only read: its report is
+    written to RUNS_DIR/_reports/<name>.html.
+    """
+    from papertrade.report.html import write_report
+    from papertrade.runfolder import resolve_run
+
+    written = write_report(resolve_run(run, runs_dir), inline_js=inline, runs_dir=runs_dir)
     typer.echo(f"report: {written}")
     if open_:
         _open(written)
@@ -152,8 +161,10 @@ def _open(path: Path) -> None:
 
 def main() -> None:
     """Stand-alone entry (``python -m papertrade.report``): user errors in one line, exit 2."""
+    from papertrade.util.text import one_line
+
     try:
         app()
     except RunFolderError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
         raise SystemExit(exc.exit_code) from None

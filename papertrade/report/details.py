@@ -12,12 +12,13 @@ from typing import Any
 
 from papertrade.report.formatting import is_number
 from papertrade.report.journal import Journal, decode_json
-from papertrade.report.runfolder import (
+from papertrade.runfolder import (
     CsvTable,
     RunHeader,
     missing_files,
     read_csv,
     read_header,
+    unreadable_files,
 )
 
 
@@ -52,6 +53,7 @@ def collect(path: Path, *, decisions: int = 10, trades: int = 10,
         notes.append(f"failed: {header.reason}")
     notes.extend(header.notes)
     notes.extend(missing_files(header))
+    notes.extend(unreadable_files(header))
     journal = Journal(path / "journal.sqlite")
     _positions(details, journal)
     _decisions(details, journal, decisions)

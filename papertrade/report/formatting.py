@@ -10,7 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from papertrade.util.text import one_line
+
 UNDEFINED: Final = "—"
+#: a value that is not a number (text, a list, ...) is shown at most this long, on one line
+MAX_SHOWN: Final = 60
 MISSING: Final = "n/a"
 
 FRACTIONS: Final = frozenset(
@@ -58,21 +62,20 @@ def label(key: str) -> str:
 
 def is_number(value: Any) -> bool:
     """True for a finite int/float that is not a bool."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float range
+        return False
 
 
 def fmt_metric(key: str, value: Any, quote: str = "") -> str:
     """One metric value as shown everywhere (``total_return`` 1.3457 -> ``134.57 %``)."""
     if value is None:
         return UNDEFINED
-    if isinstance(value, str):
-        return value
     if not is_number(value):
-        return str(value)
+        return one_line(str(value), MAX_SHOWN)
     number = float(value)
     if key in FRACTIONS:
         return f"{number * 100:,.2f} %"

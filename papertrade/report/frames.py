@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from papertrade.report.journal import Journal
-from papertrade.report.runfolder import RunHeader, read_csv
+from papertrade.runfolder import RunHeader, read_csv
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 plotly.js (4.8 MB) is copied once per runs folder to ``<runs_dir>/_assets/plotly-<v>.min.js``
 and referenced relatively (``../_assets/...``), so 500 reports do not carry 500 copies; a
-report meant to travel alone is written with ``inline_js=True``. If the asset is missing
+report meant to travel alone is written with ``inline_js=True``. Reports are written inside
+the runs folder only (:mod:`.placement`). If the asset is missing
 (a run folder copied elsewhere) the page says so and how to fix it, instead of going blank.
 Figures are embedded as JSON and drawn by a small loader: no network access of any kind.
 """
@@ -39,8 +40,11 @@ from papertrade.report.formatting import (
 )
 from papertrade.report.frames import RunFrames, load_frames
 from papertrade.report.html_parts import page, table
+from papertrade.report.placement import report_target, subfolder
+from papertrade.runfolder import read_header
+from papertrade.runfolder.layout import ASSETS_DIR
+from papertrade.util.text import one_line
 
-ASSETS: Final = "_assets"
 MAX_TRADES: Final = 2000
 
 
@@ -71,11 +75,11 @@ def ensure_asset(assets_dir: Path) -> Path:
 
 
 def script_tag(html_path: Path, asset_root: Path, inline: bool) -> str:
-    """``<script>`` for plotly.js: inlined, or the shared asset under ``asset_root``."""
+    """``<script>`` for plotly.js: inlined, or the shared asset in ``asset_root/_assets``."""
     if inline:
         code = plotly_js_source().read_text(encoding="utf-8").replace("</script", "<\\/script")
         return f"<script>{code}</script>"
-    asset = ensure_asset(asset_root / ASSETS)
+    asset = ensure_asset(subfolder(asset_root, ASSETS_DIR))
     rel = os.path.relpath(asset, html_path.parent.resolve()).replace(os.sep, "/")
     return f'<script src="{escape(rel)}"></script>'
 
@@ -90,6 +94,8 @@ def figure_block(key: str, fig: go.Figure | None, missing: str = "") -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename (a link there is replaced,
+    never followed)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -241,25 +247,35 @@ def _footer() -> str:
             f"with plotly.js {escape(plotly_js_version())}; works offline")
 
 
-def write_report(run_dir: Path, *, inline_js: bool = False, out: Path | None = None) -> Path:
-    """Write ``report.html`` into ``run_dir`` (or ``out``) and return its path.
+def write_report(run_dir: Path, *, inline_js: bool = False,
+                 runs_dir: Path | None = None) -> Path:
+    """Write the report of ``run_dir`` inside ``runs_dir`` and return its path.
 
-    Called by the backtest runner after the run's files are final; raises
-    :class:`RunFolderError` only when ``run_dir`` is not a readable folder.
+    ``runs_dir`` defaults to the folder holding ``run_dir``. A run of ``runs_dir`` gets
+    ``report.html`` in its folder; any other folder is only read and its report goes to
+    ``<runs_dir>/_reports/<name>.html``. Called by the backtest runner after the run's files
+    are final; raises :class:`RunFolderError` when ``run_dir`` is not a folder or the report
+    cannot be written there.
     """
     if not run_dir.is_dir():
-        raise RunFolderError(f"no run folder at '{run_dir}'; pass a run folder or a run id")
-    target = out or run_dir / "report.html"
-    tag = script_tag(target, run_dir.resolve().parent, inline_js)
-    write_atomic(target, render_report(run_dir, tag))
+        raise RunFolderError(
+            f"no run folder at '{one_line(str(run_dir), 120)}'; pass a run folder or a run id"
+        )
+    runs = run_dir.parent if runs_dir is None else runs_dir
+    target = report_target(run_dir, runs)
+    try:
+        write_atomic(target, render_report(run_dir, script_tag(target, runs, inline_js)))
+    except OSError as exc:
+        raise RunFolderError(one_line(
+            f"cannot write '{one_line(str(target), 120)}': {exc.strerror or exc}; "
+            "check the folder's permissions"
+        )) from None
     return target
 
 
 def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
                   inline_js: bool = False) -> Path:
     """One page: every run's growth of 1 on one chart, metrics side by side."""
-    from papertrade.report.runfolder import read_header
-
     headers = [read_header(p) for p in run_dirs]
     curves = {}
     for h in headers:
@@ -275,8 +291,14 @@ def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
     body = (f"<header><h1>Comparing {len(headers)} runs</h1></header>"
             f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
             f"{table('compare-metrics', head, rows, 'metrics side by side')}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, page("papertrade: compare runs", script_tag(out, asset_root, inline_js),
-                           body, _footer()))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, page("papertrade: compare runs",
+                               script_tag(out, asset_root, inline_js), body, _footer()))
+    except OSError as exc:
+        raise RunFolderError(one_line(
+            f"cannot write '{one_line(str(out), 120)}': {exc.strerror or exc}; "
+            "pass --out to a writable folder"
+        )) from None
     return out
 

@@ -7,12 +7,13 @@ snapshot), and it cannot write: no checkpoint, no ``-wal`` truncation, no schema
 When no ``-wal`` exists nobody has the journal open, and it is read as ``immutable`` (no
 locks at all, and no ``-wal``/``-shm`` files created in a finished run folder).
 Each query runs in its own short autocommit read; the connection is closed right after, so no
-snapshot is ever held between two commands. A busy or damaged journal becomes a *note*.
+snapshot is ever held between two commands. A busy or damaged journal becomes a *note*, and so
+does one that is not a regular file inside its run folder (a FIFO, a device, a link out), or
+whose ``-wal``/``-shm`` companion is not: SQLite would block on a FIFO.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -20,14 +21,32 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from papertrade.runfolder.files import file_problem, loads
+from papertrade.runfolder.layout import MAX_JOURNAL_BYTES
+
 BUSY_TIMEOUT_S: Final = 0.25
+
+
+def journal_problem(path: Path) -> str:
+    """'' if the journal and its ``-wal``/``-shm`` files (where present) are safe to open."""
+    problem = file_problem(path, MAX_JOURNAL_BYTES)
+    if problem:
+        return problem
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.is_symlink() or companion.exists():
+            problem = file_problem(companion, MAX_JOURNAL_BYTES)
+            if problem:
+                return problem
+    return ""
 
 
 @contextmanager
 def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``path`` (raises ``sqlite3.Error`` if it cannot open)."""
-    if not path.is_file():
-        raise sqlite3.OperationalError(f"{path.name} missing")
+    problem = journal_problem(path)
+    if problem:
+        raise sqlite3.OperationalError(problem)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     if not path.with_name(path.name + "-wal").exists():
         # no connection is open (the last one removes the -wal file): read the file as is,
@@ -50,7 +69,13 @@ class Journal:
 
     @property
     def exists(self) -> bool:
-        return self.path.is_file()
+        """Whether there is a journal file (an unsafe one is noted, and read as absent)."""
+        problem = journal_problem(self.path)
+        if problem and not problem.endswith(" missing"):
+            note = f"{self.path.name} unreadable ({problem})"
+            if note not in self.notes:
+                self.notes.append(note)
+        return not problem
 
     def tables(self) -> set[str]:
         if self._tables is None:
@@ -157,9 +182,10 @@ class Journal:
 
 
 def decode_json(value: Any) -> Any:
+    """A journaled JSON text decoded; text that is not (bounded) JSON stays as it is."""
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return loads(value)
+    except ValueError:
         return value

@@ -13,7 +13,8 @@ from typing import Any, Final
 
 from papertrade.errors import RunFolderError
 from papertrade.report.formatting import is_number
-from papertrade.report.runfolder import MODES, STATUSES, RunHeader, read_header, run_dirs
+from papertrade.runfolder import MODES, STATUSES, RunHeader, read_header, run_dirs
+from papertrade.util.text import did_you_mean, one_line
 
 #: --sort keys -> (value getter, larger is better); missing values always sort last
 SORT_KEYS: Final[dict[str, tuple[Callable[[RunHeader], Any], bool]]] = {
@@ -44,28 +45,28 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """``2026-11-01``, ``2026-11-01T12:00``, or a relative ``12h`` / ``7d`` / ``2w``."""
     now = now or dt.datetime.now(dt.UTC)
     match = _RELATIVE.match(text.strip().lower())
-    if match:
+    if match and len(match.group(1)) <= 6:
         amount, unit = int(match.group(1)), match.group(2)
         hours = {"h": 1, "d": 24, "w": 24 * 7}[unit] * amount
-        return now - dt.timedelta(hours=hours)
+        try:
+            return now - dt.timedelta(hours=hours)
+        except OverflowError:  # before year 1: every run is newer
+            return dt.datetime.min.replace(tzinfo=dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise RunFolderError(
-            f"--since '{text}' is not a date; write e.g. 2026-11-01, 7d or 12h"
+            f"--since '{one_line(text, 40)}' is not a date; write e.g. 2026-11-01, 7d or 12h"
         ) from None
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
 
 
 def _check_choice(option: str, value: str, choices: Iterable[str]) -> None:
-    import difflib
-
     options = list(choices)
     if value not in options:
-        close = difflib.get_close_matches(value, options, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise RunFolderError(f"{option} '{value}' is unknown; {hint}use one of: "
-                             + ", ".join(options))
+        hint = did_you_mean(value[:100], options)
+        raise RunFolderError(f"{option} '{one_line(value, 40)}' is unknown; "
+                             + (f"{hint} " if hint else "") + "use one of: " + ", ".join(options))
 
 
 def select(

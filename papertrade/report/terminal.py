@@ -25,7 +25,7 @@ from papertrade.report.formatting import (
     fmt_weights,
     label,
 )
-from papertrade.report.runfolder import RunHeader
+from papertrade.runfolder import RunHeader
 
 STATUS_STYLE: Final = {
     "finished": "green", "running": "bold cyan", "crashed": "bold red",

@@ -23,7 +23,7 @@ from report_fixtures import FixtureRun
 
 from papertrade.report import write_report
 from papertrade.report.formatting import fmt_metric
-from papertrade.report.runfolder import resolve_run
+from papertrade.runfolder import resolve_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

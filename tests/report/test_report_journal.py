@@ -13,7 +13,7 @@ from report_fixtures import FixtureRun, write_run
 from papertrade.report.details import collect
 from papertrade.report.html import write_report
 from papertrade.report.journal import Journal
-from papertrade.report.runfolder import read_header
+from papertrade.runfolder import read_header
 
 
 def _digest(path: Path) -> str:

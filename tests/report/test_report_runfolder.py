@@ -16,7 +16,7 @@ from report_fixtures import dead_pid, now, write_broken_runs, write_run
 from papertrade.errors import RunFolderError
 from papertrade.report.details import collect
 from papertrade.report.listing import order, scan, select
-from papertrade.report.runfolder import missing_files, read_csv, read_header, resolve_run
+from papertrade.runfolder import missing_files, read_csv, read_header, resolve_run
 
 
 def test_statuses_of_a_mixed_runs_folder(fixture_runs: Path) -> None:

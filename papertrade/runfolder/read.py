@@ -1,38 +1,41 @@
-"""Reading one run folder (docs/run-folder.md, format 1), tolerant of anything missing.
+"""Reading one run folder (docs/run-folder.md, format 1), tolerant of anything missing or bad.
 
 Standard library only: ``runs list`` reads 500 folders through this module without pandas.
-Nothing here writes into a run folder; the journal is read through :mod:`.journal`.
+Nothing here writes into a run folder; files are read through :mod:`.files` (regular files
+only, size and depth limits), the journal through :mod:`papertrade.report.journal`.
 
 Status of a run:
 
 - ``finished`` / ``failed``: as the manifest says (a finished run must have ``metrics.json``);
 - ``running``: the manifest says running and its ``pid`` is alive (and not a reused pid);
 - ``crashed``: the manifest says running but the ``pid`` is gone;
-- ``broken``: the manifest is missing/unparseable/of an unknown format, or the folder is
-  unreadable: ``reason`` says which.
+- ``broken``: the manifest is missing/unparseable/too large/of an unknown format, or the folder
+  is unreadable: ``reason`` says which, on one line.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from papertrade.errors import RunFolderError
-
-FORMAT: Final = 1
-MODES: Final = ("backtest", "testnet", "dry_run", "emulator")
-STATUSES: Final = ("finished", "running", "crashed", "failed", "broken")
-#: files a run writes at its start; the others appear at the end (live: as it goes)
-START_FILES: Final = ("manifest.json", "config.yaml", "run.log", "journal.sqlite")
-END_FILES: Final = (
-    "equity.csv", "benchmarks.csv", "weights.csv", "trades.csv", "signals.csv", "metrics.json"
+from papertrade.runfolder.files import file_problem, read_json
+from papertrade.runfolder.layout import (
+    END_FILES,
+    FORMAT,
+    MANIFEST,
+    MAX_CSV_BYTES,
+    METRICS,
+    START_FILES,
 )
-_PID_SLACK_S: Final = 60.0
+from papertrade.runfolder.process import pid_alive
+from papertrade.util.text import one_line
+
+#: how much of a user's input an error message echoes
+_ECHO = 60
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,9 @@ class RunHeader:
         return (self.manifest or {}).get(key)
 
     def text(self, key: str) -> str:
-        """A manifest value as text ('' if absent)."""
+        """A manifest value as one line of text ('' if absent)."""
         value = self.get(key)
-        return "" if value is None else str(value)
+        return "" if value is None else one_line(str(value))
 
     def metric(self, key: str) -> Any:
         """A metrics.json value, ``None`` if absent."""
@@ -66,14 +69,17 @@ class RunHeader:
 
     @property
     def mode(self) -> str:
+        """``backtest``, ``testnet``, ``dry_run``, ``emulator`` (manifest, else folder name)."""
         return self.text("mode") or _name_part(self.path.name, -2)
 
     @property
     def name(self) -> str:
+        """The config's name."""
         return self.text("name")
 
     @property
     def quote(self) -> str:
+        """The quote (cash) currency."""
         return self.text("quote")
 
     @property
@@ -86,10 +92,11 @@ class RunHeader:
         """(start, end) actually covered (metrics) or requested (manifest)."""
         start = self.metric("start") or self.get("start") or ""
         end = self.metric("end") or self.get("end") or ""
-        return str(start), str(end)
+        return one_line(str(start), _ECHO), one_line(str(end), _ECHO)
 
     @property
     def is_live(self) -> bool:
+        """Any mode but ``backtest``."""
         return self.mode not in ("backtest", "")
 
 
@@ -100,7 +107,7 @@ def _name_part(name: str, index: int) -> str:
 
 def parse_time(value: Any) -> dt.datetime | None:
     """ISO-8601 (``2026-11-21T10:15:00Z``) or compact (``20261121T101500Z``) -> aware UTC."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     text = value.strip()
     for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%dT%H%M%S"):
@@ -115,117 +122,47 @@ def parse_time(value: Any) -> dt.datetime | None:
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
-def read_json(path: Path) -> tuple[Any, str]:
-    """(value, problem): problem is '' when the file was read and parsed."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, f"{path.name} missing"
-    except OSError as exc:
-        return None, f"{path.name} unreadable ({exc.strerror or exc})"
-    if not raw.strip():
-        return None, f"{path.name} is empty (half-written?)"
-    try:
-        return json.loads(raw), ""
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        return None, f"{path.name} is not valid JSON ({where}): half-written or corrupted"
-    except UnicodeDecodeError:
-        return None, f"{path.name} is not UTF-8 text: corrupted"
-
-
-# --------------------------------------------------------------------------- process checks
-
-
-def _boot_time() -> float | None:
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-_BOOT: list[float | None] = []
-
-
-def _process_info(pid: int) -> tuple[str, float | None] | None:
-    """(state, start time as epoch seconds) from /proc, ``None`` where /proc is absent."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            stat = handle.read()
-    except FileNotFoundError:
-        return ("gone", None)
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if len(fields) < 20:
-        return None
-    if not _BOOT:
-        _BOOT.append(_boot_time())
-    boot = _BOOT[0]
-    started = None if boot is None else boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return fields[0], started
-
-
-def pid_alive(pid: Any, created_at: dt.datetime | None = None) -> bool:
-    """Whether ``pid`` is a live process that could be the run's writer.
-
-    Zombies count as dead, and so does a process started well after the run was created
-    (the pid was reused by an unrelated process after the writer died).
-    """
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except OSError:
-        return False
-    info = _process_info(pid)
-    if info is None:
-        return True
-    state, started = info
-    if state in ("gone", "Z", "X"):
-        return False
-    return not (
-        started is not None
-        and created_at is not None
-        and started > created_at.timestamp() + _PID_SLACK_S
-    )
-
-
 # --------------------------------------------------------------------------- the header
 
 
 def read_header(path: Path) -> RunHeader:
-    """Manifest + metrics + status of the folder at ``path``; never raises for bad content."""
+    """Manifest + metrics + status of the folder at ``path``; never raises for bad content.
+
+    Whatever the folder holds, the answer is a header: a folder that cannot be read for any
+    reason is ``broken`` with that reason, so one bad folder never hides the others.
+    """
+    try:
+        return _read_header(path)
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # the last safety net
+        why = one_line(f"unreadable ({type(exc).__name__}: {exc})")
+        return RunHeader(path, None, None, "broken", why)
+
+
+def _read_header(path: Path) -> RunHeader:
     try:
         if not path.is_dir():
             why = "symlink to a missing folder" if path.is_symlink() else "not a folder"
             return RunHeader(path, None, None, "broken", why)
         os.listdir(path)
     except OSError as exc:
-        return RunHeader(path, None, None, "broken", f"folder unreadable ({exc.strerror or exc})")
-    manifest, problem = read_json(path / "manifest.json")
-    metrics_raw, metrics_problem = read_json(path / "metrics.json")
+        why = f"folder unreadable ({one_line(exc.strerror or str(exc), _ECHO)})"
+        return RunHeader(path, None, None, "broken", why)
+    manifest, problem = read_json(path / MANIFEST)
+    metrics_raw, metrics_problem = read_json(path / METRICS)
     metrics = metrics_raw if isinstance(metrics_raw, dict) else None
     if metrics_raw is not None and metrics is None:
-        metrics_problem = "metrics.json is not a JSON object"
+        metrics_problem = f"{METRICS} is not a JSON object"
     if problem:
         return RunHeader(path, None, metrics, "broken", problem)
     if not isinstance(manifest, dict):
-        return RunHeader(path, None, metrics, "broken", "manifest.json is not a JSON object")
+        return RunHeader(path, None, metrics, "broken", f"{MANIFEST} is not a JSON object")
     notes: list[str] = []
     fmt = manifest.get("format")
     if fmt is None:
         notes.append("manifest has no 'format': written by an older papertrade")
     elif not isinstance(fmt, int) or isinstance(fmt, bool):
-        return RunHeader(path, manifest, metrics, "broken", f"manifest format {fmt!r} unknown")
+        shown = one_line(repr(fmt), _ECHO)
+        return RunHeader(path, manifest, metrics, "broken", f"manifest format {shown} unknown")
     elif fmt > FORMAT:
         return RunHeader(
             path, manifest, metrics, "broken",
@@ -242,17 +179,19 @@ def read_header(path: Path) -> RunHeader:
     if metrics_problem and not metrics_problem.endswith("missing"):
         notes.append(metrics_problem)
     if declared == "failed":
-        error = manifest.get("error")
-        return RunHeader(path, manifest, metrics, "failed", str(error or ""), tuple(notes))
+        error = one_line(str(manifest.get("error") or ""))
+        return RunHeader(path, manifest, metrics, "failed", error, tuple(notes))
     if declared == "running":
         pid = manifest.get("pid")
         created = parse_time(manifest.get("created_at"))
         if pid_alive(pid, created):
             return RunHeader(path, manifest, metrics, "running", "", tuple(notes))
-        why = f"pid {pid} is not alive" if pid is not None else "the manifest has no pid"
+        why = (f"pid {one_line(str(pid), _ECHO)} is not alive" if pid is not None
+               else "the manifest has no pid")
         return RunHeader(path, manifest, metrics, "crashed", why, tuple(notes))
+    shown = one_line(repr(declared), _ECHO)
     return RunHeader(
-        path, manifest, metrics, "broken", f"manifest status {declared!r} unknown", tuple(notes)
+        path, manifest, metrics, "broken", f"manifest status {shown} unknown", tuple(notes)
     )
 
 
@@ -280,40 +219,25 @@ def missing_files(header: RunHeader) -> list[str]:
     return notes
 
 
-# --------------------------------------------------------------------------- CSV tables
-
-
-@dataclass(frozen=True)
-class CsvTable:
-    """A CSV file as text rows; ``problem`` says what was skipped or why it is empty."""
-
-    header: list[str]
-    rows: list[list[str]]
-    problem: str = ""
-
-    def dicts(self) -> list[dict[str, str]]:
-        return [dict(zip(self.header, row, strict=True)) for row in self.rows]
-
-
-def read_csv(path: Path) -> CsvTable:
-    """Read a run CSV; rows of the wrong width (a live writer mid-line) are skipped."""
-    try:
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            lines = list(csv.reader(handle))
-    except FileNotFoundError:
-        return CsvTable([], [], f"{path.name} missing")
-    except (OSError, csv.Error) as exc:
-        return CsvTable([], [], f"{path.name} unreadable ({exc})")
-    if not lines or not lines[0]:
-        return CsvTable([], [], f"{path.name} is empty")
-    header, body = lines[0], lines[1:]
-    rows = [row for row in body if len(row) == len(header)]
-    skipped = len(body) - len(rows)
-    problem = f"{path.name}: {skipped} malformed row(s) skipped" if skipped else ""
-    return CsvTable(header, rows, problem)
+def unreadable_files(header: RunHeader) -> list[str]:
+    """One note per CSV of the run that is there but is not read (a FIFO, a device, a link
+    out of the folder, too large): the same words the readers use."""
+    notes: list[str] = []
+    for name in END_FILES:
+        if name.endswith(".csv"):
+            problem = file_problem(header.path / name, MAX_CSV_BYTES)
+            if problem and not problem.endswith(" missing"):
+                notes.append(problem)
+    return notes
 
 
 # --------------------------------------------------------------------------- finding runs
+
+
+def _shown(value: Path | str) -> str:
+    """A user's input (a run id, a path) as an error message may echo it: short, one line."""
+    limit = 2 * _ECHO if isinstance(value, Path) else _ECHO
+    return one_line(str(value), limit)
 
 
 def run_dirs(runs_dir: Path) -> list[Path]:
@@ -322,12 +246,15 @@ def run_dirs(runs_dir: Path) -> list[Path]:
         entries = list(os.scandir(runs_dir))
     except FileNotFoundError:
         raise RunFolderError(
-            f"runs folder '{runs_dir}' does not exist; pass --runs-dir or run a backtest first"
+            f"runs folder '{_shown(runs_dir)}' does not exist; pass --runs-dir or run a "
+            "backtest first"
         ) from None
     except NotADirectoryError:
-        raise RunFolderError(f"'{runs_dir}' is not a folder; pass --runs-dir DIR") from None
+        raise RunFolderError(f"'{_shown(runs_dir)}' is not a folder; pass --runs-dir DIR") from None
     except OSError as exc:
-        raise RunFolderError(f"cannot read runs folder '{runs_dir}': {exc.strerror}") from None
+        raise RunFolderError(
+            f"cannot read runs folder '{_shown(runs_dir)}': {one_line(exc.strerror or '', 80)}"
+        ) from None
     out: list[Path] = []
     for entry in entries:
         if entry.name.startswith((".", "_")):
@@ -340,16 +267,31 @@ def run_dirs(runs_dir: Path) -> list[Path]:
     return sorted(out, key=lambda p: p.name)
 
 
+def within_runs_dir(run: Path, runs_dir: Path) -> bool:
+    """Whether ``run`` is a run folder *of* ``runs_dir``: its direct child once symlinks are
+    resolved (a link in ``runs_dir`` to a folder elsewhere is not)."""
+    try:
+        real, root = run.resolve(), runs_dir.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return real.parent == root and not real.name.startswith((".", "_"))
+
+
 def resolve_run(spec: str, runs_dir: Path) -> Path:
     """A run folder from a path, a run id, a unique prefix (else part) of one, or ``latest``."""
     as_path = Path(spec).expanduser()
     looks_like_path = os.sep in spec or spec.startswith(".") or as_path.is_absolute()
-    if as_path.is_dir() and (looks_like_path or not (runs_dir / spec).is_dir()):
+    try:
+        is_dir = as_path.is_dir()
+        shadowed = not looks_like_path and (runs_dir / spec).is_dir()
+    except (OSError, ValueError):  # a name too long, or holding a NUL byte
+        is_dir = shadowed = False
+    if is_dir and (looks_like_path or not shadowed):
         return as_path
     if looks_like_path:
-        raise RunFolderError(f"no run folder at '{spec}'; pass a run folder or a run id")
+        raise RunFolderError(f"no run folder at '{_shown(spec)}'; pass a run folder or a run id")
     names = [p.name for p in run_dirs(runs_dir)]
-    shown = f"{runs_dir}{os.sep}"
+    shown = f"{_shown(runs_dir)}{os.sep}"
     if spec == "latest":
         if not names:
             raise RunFolderError(f"no runs in {shown}; run a backtest first")
@@ -361,12 +303,13 @@ def resolve_run(spec: str, runs_dir: Path) -> Path:
         return runs_dir / matches[0]
     if not matches:
         raise RunFolderError(
-            f"no run '{spec}' in {shown}; `papertrade runs list` shows the ids"
+            f"no run '{_shown(spec)}' in {shown}; `papertrade runs list` shows the ids"
         )
     listed = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
-    raise RunFolderError(
-        f"'{spec}' matches {len(matches)} runs in {shown} ({listed}); give more of the id"
-    )
+    raise RunFolderError(one_line(
+        f"'{_shown(spec)}' matches {len(matches)} runs in {shown}; give more of the id "
+        f"({listed})"
+    ))
 
 
 def _created_key(path: Path) -> float:

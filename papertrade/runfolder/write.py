@@ -1,4 +1,13 @@
-"""Creating a run folder and writing its plain files (format: docs/run-folder.md)."""
+"""Creating a run folder and writing its plain files (format: docs/run-folder.md).
+
+Secrets never reach these files: ``config.yaml`` is redacted by key name and by value, and
+the manifest is masked by value (:mod:`papertrade.util.secrets`). Pass the run's secrets
+(``secret_values(loaded.raw)``) to :func:`manifest` and :func:`finish_manifest` so a key the
+config holds (a key pasted into ``*_env``) is masked in an error message too; without them
+the secrets found in the environment are masked.
+
+Light imports only (no pandas at import time): ``runs list`` imports this package.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +16,17 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
-from importlib import metadata
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from papertrade import __version__
 from papertrade.errors import RunFolderError
-from papertrade.util.secrets import redact
+from papertrade.runfolder.layout import CONFIG, FORMAT, MANIFEST
+from papertrade.util.secrets import mask, redact_config, secret_values
 
-FORMAT = 1
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def utc_now() -> dt.datetime:
@@ -67,15 +74,25 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
-def write_config(folder: Path, raw: dict[str, Any]) -> None:
-    """The resolved config with secrets replaced by ``***``."""
-    text = yaml.safe_dump(redact(raw), sort_keys=False, default_flow_style=None)
-    (folder / "config.yaml").write_text(text)
+def write_config(folder: Path, raw: dict[str, Any],
+                 secrets: Collection[str] | None = None) -> None:
+    """``config.yaml``: the resolved config, secrets replaced by ``***``.
+
+    Masked by key name and by value: ``secrets`` defaults to
+    :func:`~papertrade.util.secrets.secret_values` of ``raw`` in the current environment.
+    """
+    import yaml
+
+    known = secret_values(raw) if secrets is None else secrets
+    text = yaml.safe_dump(redact_config(raw, known), sort_keys=False, default_flow_style=None)
+    (folder / CONFIG).write_text(text)
 
 
 def git_sha() -> str | None:
     """The commit of the working tree papertrade runs from, if it is a git checkout."""
-    root = Path(__file__).resolve().parent.parent
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
     try:
@@ -90,6 +107,8 @@ def git_sha() -> str | None:
 
 def versions() -> dict[str, str]:
     """Versions of papertrade, Python and the libraries that shape results."""
+    from importlib import metadata
+
     found = {"papertrade": __version__, "python": platform.python_version()}
     for package in ("backtrader", "pandas", "numpy", "pydantic", "ccxt"):
         try:
@@ -99,9 +118,19 @@ def versions() -> dict[str, str]:
     return found
 
 
-def manifest(folder: Path, **fields: Any) -> dict[str, Any]:
-    """The manifest for a new run (status ``running``)."""
-    return {
+def _masked(payload: dict[str, Any], secrets: Collection[str] | None) -> dict[str, Any]:
+    known = secret_values({}) if secrets is None else secrets
+    masked: dict[str, Any] = mask(payload, known)
+    return masked
+
+
+def manifest(folder: Path, *, secrets: Collection[str] | None = None,
+             **fields: Any) -> dict[str, Any]:
+    """The manifest for a new run (status ``running``), with ``secrets`` masked.
+
+    ``secrets`` defaults to the secret values found in the environment.
+    """
+    return _masked({
         "format": FORMAT,
         "run_id": folder.name,
         "status": "running",
@@ -112,12 +141,13 @@ def manifest(folder: Path, **fields: Any) -> dict[str, Any]:
         **fields,
         "versions": versions(),
         "git_sha": git_sha(),
-    }
+    }, secrets)
 
 
 def finish_manifest(folder: Path, payload: dict[str, Any], status: str,
-                    error: str | None = None) -> None:
-    """Rewrite the manifest with the final status."""
+                    error: str | None = None, *,
+                    secrets: Collection[str] | None = None) -> None:
+    """Rewrite the manifest with the final status (``error`` and all, ``secrets`` masked)."""
     payload = {**payload, "status": status, "error": error,
                "finished_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")}
-    write_json(folder / "manifest.json", payload)
+    write_json(folder / MANIFEST, _masked(payload, secrets))

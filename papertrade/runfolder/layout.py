@@ -1,0 +1,37 @@
+"""Names and limits of the run-folder format (docs/run-folder.md), shared by writer and reader."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: the format this papertrade writes; readers accept it and older ones
+FORMAT: Final = 1
+MODES: Final = ("backtest", "testnet", "dry_run", "emulator")
+STATUSES: Final = ("finished", "running", "crashed", "failed", "broken")
+
+MANIFEST: Final = "manifest.json"
+CONFIG: Final = "config.yaml"
+LOG: Final = "run.log"
+JOURNAL: Final = "journal.sqlite"
+WEIGHTS: Final = "weights.csv"
+TRADES: Final = "trades.csv"
+EQUITY: Final = "equity.csv"
+BENCHMARKS: Final = "benchmarks.csv"
+SIGNALS: Final = "signals.csv"
+METRICS: Final = "metrics.json"
+REPORT: Final = "report.html"
+
+#: files a run writes at its start; the others appear at the end (live: as it goes)
+START_FILES: Final = (MANIFEST, CONFIG, LOG, JOURNAL)
+END_FILES: Final = (EQUITY, BENCHMARKS, WEIGHTS, TRADES, SIGNALS, METRICS)
+
+#: folders of the runs folder that are not runs (names starting with ``_`` or ``.`` never are)
+ASSETS_DIR: Final = "_assets"
+REPORTS_DIR: Final = "_reports"
+COMPARE_DIR: Final = "_compare"
+
+#: what a reader accepts before calling a file broken (a run writes far less)
+MAX_JSON_BYTES: Final = 4 * 1024 * 1024
+MAX_JSON_DEPTH: Final = 32
+MAX_CSV_BYTES: Final = 64 * 1024 * 1024
+MAX_JOURNAL_BYTES: Final = 2 * 1024 * 1024 * 1024
