@@ -230,8 +230,8 @@ def start_server(in_process: bool) -> tuple[str, str, str, Callable[[], None]]:
 
         server = EmulatorServer(**options)  # type: ignore[arg-type]
         return server.start(), server.api_key, server.secret, server.stop
-    command = [sys.executable, "-c", "from papertrade.exchange_sim.cli import app; app()",
-               "serve", "--json", "--symbols", ",".join(SYMBOLS), "--start", "2024-01-01",
+    command = [sys.executable, "-m", "papertrade.cli", "exchange", "serve", "--json",
+               "--symbols", ",".join(SYMBOLS), "--start", "2024-01-01",
                "--balance", f"USDT={DEPOSIT}"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

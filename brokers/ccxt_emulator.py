@@ -10,37 +10,91 @@ The client is the real ccxt one (signing, HTTP, parsing, precision); only its UR
   the result is verified and any URL elsewhere raises;
 - Binance's spot error table merged into the generic one: ccxt applies it only for requests to
   Binance's own host names, and the emulator's host is not one of them.
+
+The URL check is the config's (:func:`papertrade.config_models._is_loopback_url`): one parser
+decision for the config, the client and the clock lookups. :func:`emulator_clock_ms` and
+:func:`move_emulator_clock` talk to the emulator's control routes and raise
+:class:`~papertrade.errors.BrokerUnavailable` (one line naming the URL and the fix) when it
+cannot be reached.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import http.client
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt  # noqa: TID251
 import ccxt.async_support  # noqa: TID251
 
+from papertrade.config_models import _is_loopback_url
+from papertrade.errors import BrokerRejected, BrokerUnavailable
+from papertrade.util.text import one_line
+
 SPOT_PATHS = {"public": "/api/v3", "private": "/api/v3", "v1": "/api/v1"}
 _URL_SETS = ("api", "test", "apiBackup", "demo")
+_START_HINT = ("start it with `papertrade exchange serve` and set broker.emulator.url to the "
+               "URL it prints (or leave broker.emulator.url unset for an in-process emulator)")
 
 
 def _emulator_base(base_url: str, allow_remote: bool) -> str:
+    shown = one_line(repr(base_url), 120)
+    if not allow_remote and not _is_loopback_url(base_url):
+        raise ValueError(f"refusing emulator URL {shown}: not a loopback http(s) URL such as "
+                         "http://127.0.0.1:PORT (pass allow_remote=True)")
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"emulator URL must look like http://127.0.0.1:PORT, not {base_url!r}")
-    host = parts.hostname
-    loopback = host == "localhost"
-    if not loopback:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback and not allow_remote:
-        raise ValueError(
-            f"refusing emulator URL {base_url!r}: not a loopback host (pass allow_remote=True)"
-        )
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c in base_url for c in "\\@?#") or not base_url.isascii()
+            or any(c.isspace() or not c.isprintable() for c in base_url)):
+        raise ValueError(f"emulator URL must look like http://HOST:PORT, not {shown}")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _control(base_url: str, method: str, path: str, payload: object | None,
+             timeout: float) -> Any:
+    """One control-route call; BrokerUnavailable if the emulator cannot be reached, answers
+    5xx or times out; BrokerRejected if whatever answers is not the emulator."""
+    base = _emulator_base(base_url, allow_remote=False)
+    url = base + path
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read(1 << 20))
+    except urllib.error.HTTPError as error:
+        detail = one_line(error.read(300).decode("utf-8", "replace"), 120)
+        text = f"the exchange emulator at {base} answered {error.code} to {method} {path}"
+        if error.code >= 500:
+            raise BrokerUnavailable(f"{text} ({detail}); retry, or restart it") from None
+        raise BrokerRejected(f"{text} ({detail}): is {base} a `papertrade exchange serve`?",
+                             kind="other") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", None) or error
+        raise BrokerUnavailable(f"cannot reach the exchange emulator at {base} "
+                                f"({one_line(str(reason), 80)}); {_START_HINT}") from None
+    except ValueError:
+        raise BrokerRejected(f"the exchange emulator at {base} answered {method} {path} with "
+                             f"something that is not JSON: is {base} a `papertrade exchange "
+                             "serve`?", kind="other") from None
+
+
+def emulator_clock_ms(base_url: str, timeout: float = 10.0) -> int:
+    """The running emulator's market time (epoch ms) from ``GET /_emulator/clock``."""
+    answer = _control(base_url, "GET", "/_emulator/clock", None, timeout)
+    now = answer.get("now_ms") if isinstance(answer, dict) else None
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise BrokerRejected(f"the exchange emulator at {_emulator_base(base_url, False)} "
+                             "answered /_emulator/clock without now_ms", kind="other")
+    return now
+
+
+def move_emulator_clock(base_url: str, iso_time: str, timeout: float = 10.0) -> None:
+    """Move the running emulator's market clock to ``iso_time`` (``POST /_emulator/clock``)."""
+    _control(base_url, "POST", "/_emulator/clock", {"to": iso_time}, timeout)
 
 
 def _redirect(urls: dict[str, Any], base: str) -> dict[str, str]:

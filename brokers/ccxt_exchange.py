@@ -1,10 +1,11 @@
 """A :class:`~brokers.base.LiveBroker` over a sync ccxt client: an exchange's sandbox
 (:meth:`CcxtBroker.for_testnet`) or the local emulator (:meth:`CcxtBroker.for_emulator`).
 
-Mainnet guard: a testnet client is built in sandbox mode and refused unless every URL in
-``urls['api']`` is one of the sandbox URLs its exchange class defines; before every call the
-URLs are checked again against those the broker started with, so nothing is sent to a URL
-changed later. :func:`check_sandbox` runs the check without keys.
+Mainnet guard (:mod:`~papertrade.brokers.ccxt_sandbox`): a testnet client is built in sandbox
+mode and refused unless its sandbox is a host of its own (not a header on a production host)
+and every URL in ``urls['api']`` is one of the sandbox URLs its exchange class defines; before
+every call the URLs are checked again against those the broker started with, so nothing is
+sent to a URL changed later. :func:`check_sandbox` runs the check without keys.
 
 Errors: every ccxt exception is translated in one place (``CcxtBroker._call``) into
 BrokerRejected or BrokerUnavailable, with a one-line redacted message (no key, secret,
@@ -20,12 +21,10 @@ found order's fills (myTrades by orderId); ``trades`` reports the same ids (dedu
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
@@ -34,11 +33,19 @@ import ccxt  # noqa: TID251
 
 from papertrade.brokers.base import Fill, MarketRules, OrderState, OrderStatus, Side
 from papertrade.brokers.ccxt_emulator import make_emulator_client
+from papertrade.brokers.ccxt_sandbox import (
+    check_sandbox,
+    enforced_header,
+    guard,
+    resolved_urls,
+    sandbox_client,
+)
 from papertrade.errors import BrokerRejected, BrokerUnavailable
+
+__all__ = ["CcxtBroker", "check_sandbox"]
 
 MAX_MESSAGE = 300
 _PAGE = 1000
-_OPTIONS: dict[str, Any] = {"binance": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}}
 _STATUS: dict[str, OrderStatus] = {"closed": "filled", "canceled": "canceled",
                                    "rejected": "rejected", "expired": "expired"}
 _REJECTIONS: tuple[tuple[Any, str], ...] = (  # subclasses before their bases
@@ -53,78 +60,6 @@ _CREDENTIAL = re.compile(
 _LONG_HEX = re.compile(r"\b[0-9a-fA-F]{40,}\b")
 _TAG = re.compile(r"<[^>]*>")
 _HTML = re.compile(r"<(!doctype|html|head|body)\b.*", re.IGNORECASE | re.DOTALL)
-
-
-# --------------------------------------------------------------------------- mainnet guard
-
-
-def _flatten(urls: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(dotted key, URL) of every string in a ccxt ``urls`` entry (str or nested dict)."""
-    if isinstance(urls, str):
-        yield path or "api", urls
-    elif isinstance(urls, dict):
-        for key, value in urls.items():
-            yield from _flatten(value, f"{path}.{key}" if path else str(key))
-
-
-@functools.cache
-def sandbox_exchanges() -> tuple[str, ...]:
-    """The ccxt exchange ids that define sandbox (test) URLs."""
-    found = []
-    for exchange_id in ccxt.exchanges:
-        with contextlib.suppress(Exception):  # a class that cannot be built has no sandbox
-            if getattr(ccxt, exchange_id)().urls.get("test"):
-                found.append(exchange_id)
-    return tuple(found)
-
-
-def _guard(client: Any, allowed: frozenset[str] | None = None) -> None:
-    """BrokerRejected unless every ``urls['api']`` URL is in ``allowed`` (default: sandbox mode
-    on and the sandbox URLs as the exchange class defines them, not as the instance has them)."""
-    exchange_id = str(client.id)
-    problems = [] if allowed is not None or client.isSandboxModeEnabled else ["sandbox mode off"]
-    if allowed is None:
-        allowed = frozenset(u for _, u in _flatten(getattr(ccxt, exchange_id)().urls.get("test")))
-    urls = list(_flatten(client.urls.get("api")))
-    problems += [f"urls['api'][{key!r}] = {url} is not a sandbox URL"
-                 for key, url in urls if url not in allowed]
-    if problems or not urls:
-        raise BrokerRejected(f"refusing {exchange_id}: " + ("; ".join(problems) or "no API URLs"),
-                             kind="not_supported")
-
-
-def _sandbox_client(exchange_id: str, api_key: str, secret: str,
-                    timeout_ms: int | None = None) -> Any:
-    """A ccxt client of ``exchange_id`` in sandbox mode (BrokerRejected where there is none)."""
-    if exchange_id not in ccxt.exchanges:
-        raise BrokerRejected(f"unknown ccxt exchange {exchange_id!r}", kind="not_supported")
-    config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "enableRateLimit": True,
-                              "options": copy.deepcopy(_OPTIONS.get(exchange_id, {}))}
-    if timeout_ms is not None:
-        config["timeout"] = timeout_ms
-    client = getattr(ccxt, exchange_id)(config)
-    refused = not client.urls.get("test")
-    if not refused:
-        try:
-            client.set_sandbox_mode(True)
-        except (ccxt.NotSupported, TypeError):  # TypeError: ccxt on urls['test'] = None
-            refused = True
-    if refused:
-        raise BrokerRejected(
-            f"{exchange_id} has no sandbox (testnet) in ccxt, so papertrade will not trade on it;"
-            f" exchanges with one: {', '.join(sandbox_exchanges())}", kind="not_supported")
-    _guard(client)
-    return client
-
-
-def check_sandbox(exchange_id: str) -> list[str]:
-    """Problems that stop ``exchange_id`` trading in its sandbox (empty: fine); no keys, no
-    request."""
-    try:
-        _sandbox_client(exchange_id, "", "")
-    except BrokerRejected as error:
-        return [str(error)]
-    return []
 
 
 # --------------------------------------------------------------------------- the broker
@@ -142,11 +77,12 @@ class CcxtBroker:
     def __init__(self, client: Any, quote: str, *, name: str | None = None,
                  require_sandbox: bool = True) -> None:
         if require_sandbox:
-            _guard(client)
+            guard(client)
         self.name = name or f"{client.id}-sandbox"
         self.quote = quote
         self._client = client
-        self._allowed = frozenset(url for _, url in _flatten(client.urls.get("api")))
+        self._allowed = frozenset(url for _, url in resolved_urls(client))
+        self._header = enforced_header(client)
         self._secrets = tuple(str(s) for s in (client.apiKey, client.secret) if s)
         self._markets_loaded = False
         self._coids: dict[str, str] = {}  # exchange order id -> client order id
@@ -158,8 +94,9 @@ class CcxtBroker:
     def for_testnet(cls, exchange_id: str, api_key: str, secret: str, quote: str, *,
                     timeout_ms: int | None = None) -> CcxtBroker:
         """A broker on ``exchange_id``'s sandbox; BrokerRejected (before any request) where the
-        exchange has no sandbox or any API URL is not one of its sandbox URLs."""
-        client = _sandbox_client(exchange_id, api_key, secret, timeout_ms)
+        exchange has no sandbox, its sandbox shares a production host, or any API URL is not
+        one of its sandbox URLs."""
+        client = sandbox_client(exchange_id, api_key, secret, timeout_ms)
         if not api_key or not secret:
             raise BrokerRejected(f"{exchange_id} testnet needs an API key and secret", "auth")
         return cls(client, quote, name=f"{exchange_id}-testnet")
@@ -182,7 +119,7 @@ class CcxtBroker:
 
     def _call(self, op: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run one ccxt call; every ccxt exception leaves as BrokerRejected/BrokerUnavailable."""
-        _guard(self._client, self._allowed)  # a URL changed since construction: refused
+        guard(self._client, self._allowed, self._header)  # a URL changed since: refused
         self._status, self._headers = None, {}
         try:
             return fn(*args)

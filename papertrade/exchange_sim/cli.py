@@ -1,6 +1,15 @@
 """``papertrade exchange ...``: run the local Binance-spot emulator.
 
-Mount with ``root.add_typer(papertrade.exchange_sim.cli.app, name="exchange")``.
+Mount with ``root.add_typer(papertrade.exchange_sim.cli.app, name="exchange")``; papertrade's
+own CLI does (``papertrade exchange serve``).
+
+Exit codes of ``serve`` (printed as one ``error: ...`` line by papertrade's CLI, which turns every
+:class:`~papertrade.errors.PapertradeError` into its exit code):
+
+- 0: stopped by Ctrl-C or SIGTERM, state file saved;
+- 2: bad input (:class:`~papertrade.errors.ConfigError`): an invalid option value, a
+  non-loopback ``--host`` without ``--allow-remote``, a port that cannot be bound (in use,
+  privileged), a state file that cannot be resumed, or one that cannot be saved on stop.
 """
 
 from __future__ import annotations
@@ -26,14 +35,37 @@ def _exchange() -> None:
     """A local exchange speaking Binance's spot REST API (loopback, no keys needed)."""
 
 
+_WHERE = "papertrade exchange serve"
+
+
 def _parse_balances(items: list[str]) -> dict[str, str]:
+    from papertrade.errors import ConfigError
+    from papertrade.exchange_sim.control import amount as checked_amount
+    from papertrade.exchange_sim.control import asset_name
+    from papertrade.util.text import one_line
+
     balances: dict[str, str] = {}
     for item in items:
         asset, sep, amount = item.partition("=")
         if not sep or not asset.strip() or not amount.strip():
-            raise typer.BadParameter(f"{item!r}: write ASSET=AMOUNT, e.g. USDT=10000")
-        balances[asset.strip().upper()] = amount.strip()
+            raise ConfigError(_WHERE, "--balance", f"{one_line(repr(item), 60)} is not "
+                              "ASSET=AMOUNT", "write e.g. --balance USDT=10000")
+        try:
+            balances[asset_name(asset.strip())] = str(checked_amount(amount.strip()))
+        except ValueError as exc:
+            raise ConfigError(_WHERE, "--balance", str(exc),
+                              "write e.g. --balance USDT=10000") from None
     return balances
+
+
+def _check_start(start: str) -> None:
+    from papertrade.errors import ConfigError
+    from papertrade.exchange_sim.clock import to_ms
+
+    try:
+        to_ms(start)
+    except ValueError as exc:
+        raise ConfigError(_WHERE, "--start", str(exc), "write e.g. --start 2024-01-01") from None
 
 
 @app.command()
@@ -76,11 +108,22 @@ def serve(
         bool, typer.Option("--log-requests", help="Log every request (method, path, status).")
     ] = False,
 ) -> None:
-    """Serve the emulator until interrupted; prints its base URL and the session's API key."""
+    """Serve the emulator until interrupted; prints its base URL and the session's API key.
+
+    Exit code 2 (one line) on a bad option, an unusable state file or a port that cannot be
+    bound; 0 once stopped by Ctrl-C or SIGTERM.
+    """
+    from papertrade.errors import ConfigError
+    from papertrade.exchange_sim.clock import MAX_SPEED
+    from papertrade.util.text import one_line
+
     if step and speed:
-        raise typer.BadParameter("--step and --speed are exclusive")
-    if speed < 0:
-        raise typer.BadParameter("--speed must be positive")
+        raise ConfigError(_WHERE, "--speed", "--step and --speed are exclusive", "pass one")
+    if not (speed == 0 or 0 < speed <= MAX_SPEED):
+        raise ConfigError(_WHERE, "--speed", f"must be positive and at most {MAX_SPEED:g}, "
+                          f"not {speed!r}")
+    if start:
+        _check_start(start)
     from loguru import logger
 
     from papertrade.exchange_sim.server import EmulatorServer
@@ -103,9 +146,8 @@ def serve(
             allow_remote=allow_remote,
         )
         base_url = emulator.start()
-    except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    except (ValueError, OSError, OverflowError) as exc:
+        raise ConfigError(_WHERE, "", one_line(str(exc) or type(exc).__name__)) from None
 
     banner = {
         "base_url": base_url,
@@ -136,5 +178,9 @@ def serve(
         while not stop.wait(0.5):
             pass
     finally:
-        emulator.stop()
+        try:
+            emulator.stop()
+        except OSError as exc:
+            raise ConfigError(_WHERE, "--state", f"state not saved: {one_line(str(exc))}",
+                              "check the folder of the state file") from None
         logger.info("exchange emulator stopped")

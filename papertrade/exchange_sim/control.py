@@ -1,17 +1,32 @@
-"""The ``/_emulator/...`` control routes (documented in :mod:`papertrade.exchange_sim.server`)."""
+"""The ``/_emulator/...`` control routes (documented in :mod:`papertrade.exchange_sim.server`).
+
+Every input is validated before anything changes, and a refused request changes nothing:
+a 400 answer says why in one line (input cut to 300 characters). Deposits take an ``amount``
+as a decimal string or a JSON number, finite, at most 8 decimals and at most
+:data:`MAX_AMOUNT` in size; clock moves stay within the clock's range
+(:mod:`papertrade.exchange_sim.clock`).
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
+
+from loguru import logger
 
 from papertrade.exchange_sim.faults import FaultRule
 from papertrade.exchange_sim.market import Market, ReplayedSymbol, fmt
 from papertrade.exchange_sim.matching import Account
+from papertrade.util.text import one_line
 
 if TYPE_CHECKING:
     from papertrade.exchange_sim.server import EmulatorServer
+
+MAX_AMOUNT = Decimal(10) ** 15
+_ASSET = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
 
 def describe_account(account: Account) -> dict[str, object]:
@@ -57,14 +72,68 @@ def handle(emulator: EmulatorServer, method: str, path: str, body: str,
         return 401, {"error": "control routes need the X-MBX-APIKEY of a session account"}
     try:
         data = json.loads(body) if body.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return 400, {"error": "body is not JSON"}
     try:
         return 200, _route(emulator, method, path, data)
     except LookupError as exc:
-        return 404, {"error": str(exc.args[0]) if exc.args else "not found"}
-    except (ValueError, TypeError) as exc:
-        return 400, {"error": str(exc)}
+        return 404, {"error": one_line(str(exc.args[0]) if exc.args else "not found")}
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        return 400, {"error": one_line(str(exc)) or type(exc).__name__}
+    except Exception as exc:  # a bug: answer 500, keep the connection and the server alive
+        logger.opt(exception=exc).error("emulator control error on {} {}", method, path)
+        return 500, {"error": f"internal error: {one_line(repr(exc))}"}
+
+
+def _number_text(value: object, name: str) -> str:
+    """A JSON number or numeric string as text; ValueError for anything else (null, bool...)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{name} must be a number or a decimal string, not "
+                         f"{one_line(json.dumps(value), 60)}")
+    return str(value)
+
+
+def amount(value: object) -> Decimal:
+    """A deposit amount: finite, at most 8 decimals, ``|amount| <= MAX_AMOUNT``."""
+    text = _number_text(value, "amount")
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"amount {one_line(repr(text), 60)} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"amount must be finite, not {text}")
+    if abs(number) > MAX_AMOUNT:
+        raise ValueError(f"amount {one_line(text, 60)} is out of range (|amount| <= 1e15)")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -8:
+        raise ValueError(f"amount {one_line(text, 60)} has more than 8 decimals")
+    return number
+
+
+def asset_name(value: object) -> str:
+    """An asset name: 1 to 20 letters or digits, upper-cased."""
+    if not isinstance(value, str) or not _ASSET.match(value):
+        raise ValueError(f"asset must be 1 to 20 letters or digits, not "
+                         f"{one_line(json.dumps(value), 60)}")
+    return value.upper()
+
+
+def _seconds(value: object) -> float:
+    text = _number_text(value, "advance_seconds")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"advance_seconds {one_line(repr(text), 60)} is not a number") from None
+
+
+def _instant(value: object) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError('"to" must be ISO text or epoch milliseconds')
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError('"to" in epoch milliseconds must be a whole number')
+        return int(value)
+    return value
 
 
 def _route(emulator: EmulatorServer, method: str, path: str, data: object) -> object:
@@ -77,9 +146,9 @@ def _route(emulator: EmulatorServer, method: str, path: str, data: object) -> ob
         if not isinstance(data, dict) or not ({"advance_seconds", "to"} & data.keys()):
             raise ValueError('send {"advance_seconds": N} or {"to": "<ISO time or epoch ms>"}')
         if "to" in data:
-            emulator.clock.set(data["to"])
+            emulator.clock.set(_instant(data["to"]))
         else:
-            emulator.clock.advance(float(data["advance_seconds"]))
+            emulator.clock.advance(_seconds(data["advance_seconds"]))
         return emulator.clock.describe()
     if route == ("GET", "/_emulator/faults"):
         return {"rules": emulator.faults.rules()}
@@ -101,9 +170,10 @@ def _route(emulator: EmulatorServer, method: str, path: str, data: object) -> ob
         if not isinstance(data, dict) or "asset" not in data or "amount" not in data:
             raise ValueError('send {"asset": "USDT", "amount": "1000"}')
         api_key = data.get("api_key")
-        emulator.deposit(str(data["asset"]), str(data["amount"]),
-                         str(api_key) if api_key else None)
-        balances = emulator.balances(str(api_key) if api_key else None)
+        if api_key is not None and not isinstance(api_key, str):
+            raise ValueError("api_key must be a string")
+        emulator.deposit(data["asset"], data["amount"], api_key or None)
+        balances = emulator.balances(api_key or None)
         return {"balances": {a: {"free": fmt(f), "locked": fmt(lk)}
                              for a, (f, lk) in balances.items()}}
     raise LookupError(f"no control route {method} {path}")

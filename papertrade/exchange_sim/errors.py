@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from papertrade.util.text import one_line
+
 NUMBER_PATTERN: Final = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 CLIENT_ID_PATTERN: Final = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
 
@@ -40,7 +42,7 @@ def unknown_status() -> ApiError:
 
 def unsupported(path: str) -> ApiError:
     """-1020 for a path the emulator does not serve (HTTP 404)."""
-    return ApiError(-1020, f"This operation is not supported: {path}", 404)
+    return ApiError(-1020, f"This operation is not supported: {one_line(path, 200)}", 404)
 
 
 def timestamp_ahead() -> ApiError:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast, get_args
 
 from papertrade.exchange_sim.clock import wall_ms
+from papertrade.util.text import one_line
 
 FaultKind = Literal[
     "latency", "timeout", "rate_limit", "ban", "server_error", "unknown_status", "response_lost"
@@ -44,6 +45,9 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _EXECUTING_KINDS = ("unknown_status", "response_lost")
 _FIELDS = ("kind", "route", "rate", "seed", "latency_ms", "retry_after", "status", "count",
            "execute")
+MAX_LATENCY_MS = 600_000
+MAX_RETRY_AFTER = 86_400
+MAX_ROUTE = 200
 
 
 @dataclass
@@ -64,15 +68,20 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kind {one_line(repr(self.kind), 60)}; one of "
+                             f"{', '.join(FAULT_KINDS)}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
+        if len(self.route) > MAX_ROUTE:
+            raise ValueError(f"fault route must be at most {MAX_ROUTE} characters")
         if self.kind == "server_error" and not 500 <= self.status <= 599:
             raise ValueError("server_error status must be 5xx")
         if self.kind == "timeout" and self.latency_ms <= 0:
             self.latency_ms = 30_000
-        if self.latency_ms < 0 or self.retry_after < 0:
-            raise ValueError("latency_ms and retry_after must be >= 0")
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS}")
+        if not 0 <= self.retry_after <= MAX_RETRY_AFTER:
+            raise ValueError(f"retry_after must be between 0 and {MAX_RETRY_AFTER}")
         self._rng = random.Random(self.seed)
 
     @classmethod
@@ -80,7 +89,7 @@ class FaultRule:
         """A rule from JSON; ValueError naming an unknown or ill-typed field."""
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown fault field(s): {one_line(', '.join(unknown), 200)}")
         if "kind" not in data:
             raise ValueError("a fault rule needs a 'kind'")
         try:
@@ -95,8 +104,8 @@ class FaultRule:
                 count=None if data.get("count") is None else int(cast(int, data["count"])),
                 execute=None if data.get("execute") is None else bool(data["execute"]),
             )
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"bad fault rule: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"bad fault rule: {one_line(str(exc), 200)}") from None
 
     @property
     def executes(self) -> bool:

@@ -11,29 +11,30 @@ Binance routes live under ``/api/v3``; control routes, outside Binance's namespa
 - ``POST /_emulator/deposit``: ``{"asset": "USDT", "amount": "1000"}`` (optional ``api_key``).
 
 From a non-loopback client the control routes need the ``X-MBX-APIKEY`` of a session account.
+Bad control input gets a 400 with one line and changes nothing; malformed HTTP (a bad
+``Content-Length``, an oversized body) is refused by :mod:`~papertrade.exchange_sim.transport`.
 Nothing here logs a secret, a signature or a query string.
+
+Constructor and :meth:`EmulatorServer.start` errors are one-line ``ValueError`` (bad argument,
+unusable state file) or ``OSError`` (cannot listen): ``papertrade exchange serve`` turns them
+into exit code 2.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import json
-import re
+import math
 import secrets
 import socket
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from loguru import logger
 
@@ -45,9 +46,10 @@ from papertrade.exchange_sim.errors import ApiError, unknown_status
 from papertrade.exchange_sim.faults import FaultPlan, FaultRule
 from papertrade.exchange_sim.market import Market, fmt
 from papertrade.exchange_sim.matching import Account, MatchingEngine
+from papertrade.exchange_sim.transport import HttpServer
+from papertrade.util.text import one_line
 
 DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000"}
-_QUERY = re.compile(r"\?\S*")
 _SERVER_ERROR_HTML = (
     "<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
     "<center><h1>{status} {phrase}</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -62,6 +64,17 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _fee_rate(name: str, value: Decimal | str) -> Decimal:
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation:
+        rate = Decimal("NaN")
+    if not (rate.is_finite() and 0 <= rate < 1):
+        raise ValueError(f"{name} must be a rate in [0, 1) such as 0.001, not "
+                         f"{one_line(repr(str(value)), 40)}")
+    return rate
 
 
 def default_start(market: Market) -> int:
@@ -105,24 +118,33 @@ class EmulatorServer:
     ) -> None:
         if not is_loopback_host(host) and not allow_remote:
             raise ValueError(
-                f"refusing to bind {host}: the emulator binds to loopback only unless "
-                "allow_remote is set (--allow-remote)"
+                f"refusing to bind {one_line(host, 80)}: the emulator binds to loopback only "
+                "unless allow_remote is set (--allow-remote)"
             )
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535 (0: any free port), not {port!r}")
+        if not (math.isfinite(spread_bps) and 0 <= spread_bps <= 10_000):
+            raise ValueError(f"spread_bps must be between 0 and 10000, not {spread_bps!r}")
+        maker, taker = _fee_rate("maker_fee", maker_fee), _fee_rate("taker_fee", taker_fee)
+        if not (math.isfinite(partial_fill_ratio) and 0 < partial_fill_ratio <= 1):
+            raise ValueError(f"partial_fill_ratio must be in (0, 1], not {partial_fill_ratio!r}")
+        deposits = {control.asset_name(asset): control.amount(str(amount))
+                    for asset, amount in (balances or DEFAULT_BALANCES).items()}
         self.host, self.port = host, port
         self.market = Market.from_bundled(symbols, spread_bps)
         self.state_file = Path(state_file) if state_file else None
-        saved = persistence.read(self.state_file) if self.state_file else None
         start_ms = to_ms(start) if start is not None else default_start(self.market)
+        self.engine = MatchingEngine(self.market, maker_fee=maker, taker_fee=taker,
+                                     partial_fill_ratio=partial_fill_ratio)
+        saved = persistence.load(self.engine, self.state_file) if self.state_file else None
         if saved is not None:  # resume where the session stopped (never earlier)
-            saved_ms = int(str(saved["clock_ms"]))
+            saved_ms = persistence.clock_ms(saved)
             start_ms = max(start_ms, saved_ms) if start is not None else saved_ms
         self.clock = EmulatedClock(start_ms, "speed" if speed else "step", speed or 1.0)
-        self.engine = MatchingEngine(
-            self.market, maker_fee=Decimal(maker_fee), taker_fee=Decimal(taker_fee),
-            partial_fill_ratio=partial_fill_ratio,
-        )
         if saved is not None:
-            persistence.restore(self.engine, saved)
+            if not self.engine.accounts:
+                raise ValueError(f"state file {self.state_file} has no account; move it away "
+                                 "to start afresh")
             self.account = next(iter(self.engine.accounts.values()))
             traded = {s for a in self.engine.accounts.values() for s in a.orders}
             missing = sorted(traded - self.market.symbols.keys())
@@ -131,14 +153,14 @@ class EmulatorServer:
                                  "list those symbols too")
         else:
             self.account = self.engine.add_account(secrets.token_hex(32), secrets.token_hex(32))
-            for asset, amount in (balances or DEFAULT_BALANCES).items():
-                self.engine.deposit(self.account, asset, Decimal(str(amount)), start_ms)
+            for asset, amount in deposits.items():
+                self.engine.deposit(self.account, asset, amount, start_ms)
         self.faults = FaultPlan()
         self.api = BinanceApi(self.market, self.engine, self.clock)
         self.requests: Counter[str] = Counter()
         self._requests_lock = threading.Lock()
         self.stopping = threading.Event()
-        self._httpd: _HttpServer | None = None
+        self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._saver = (persistence.StateSaver(self.state_file, self.snapshot_state)
                        if self.state_file else None)
@@ -151,7 +173,12 @@ class EmulatorServer:
         if self._httpd is not None:
             return self.base_url
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        httpd = _HttpServer((self.host.strip("[]"), self.port), _Handler, self, family)
+        try:
+            httpd = HttpServer((self.host.strip("[]"), self.port), self, family)
+        except (OSError, OverflowError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {one_line(reason)}; "
+                          "pick another --port (0: any free port)") from None
         self._httpd = httpd
         self.port = int(httpd.server_address[1])
         self._thread = threading.Thread(
@@ -179,6 +206,11 @@ class EmulatorServer:
         if self._saver is not None:
             self._saver.stop()
 
+    def open_connections(self) -> int:
+        """How many client connections are open now (0 when not serving)."""
+        httpd = self._httpd
+        return httpd.open_connections() if httpd is not None else 0
+
     def __enter__(self) -> EmulatorServer:
         self.start()
         return self
@@ -205,12 +237,14 @@ class EmulatorServer:
         """Replace the fault rules (``[]`` clears them); dicts as in ``POST /_emulator/faults``."""
         self.faults.set([r if isinstance(r, FaultRule) else FaultRule.from_dict(r) for r in rules])
 
-    def deposit(self, asset: str, amount: Decimal | str | float,
-                api_key: str | None = None) -> None:
-        """Credit (or with a negative amount, debit) an account's free balance."""
+    def deposit(self, asset: object, amount: object, api_key: str | None = None) -> None:
+        """Credit (or with a negative amount, debit) an account's free balance; ValueError (and
+        nothing changed) for an invalid asset or amount (see
+        :func:`~papertrade.exchange_sim.control.amount`)."""
+        name, value = control.asset_name(asset), control.amount(amount)
         account = self._account(api_key)
         with self.engine.lock:
-            self.engine.deposit(account, asset.upper(), Decimal(str(amount)), self.clock.now_ms())
+            self.engine.deposit(account, name, value, self.clock.now_ms())
         self.mark_dirty()
 
     def balances(self, api_key: str | None = None) -> dict[str, tuple[Decimal, Decimal]]:
@@ -321,110 +355,3 @@ class EmulatorServer:
         if req.method != "GET" and status == 200:
             self.mark_dirty()
         return status, body
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 emulator: EmulatorServer, family: socket.AddressFamily) -> None:
-        self.address_family = family
-        self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # a client that gave up (its timeout, a lost-response fault) is normal traffic here
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "papertrade-exchange-emulator"
-    sys_version = ""
-    disable_nagle_algorithm = True  # else small keep-alive answers wait ~40 ms for delayed ACKs
-    timeout = 120  # idle keep-alive connections are closed after this
-
-    server: _HttpServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # the request line holds the query string (signature): see _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("emulator http: {}", _QUERY.sub("?<redacted>", format % args))
-
-    def _dispatch(self) -> None:
-        started = time.perf_counter()
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        emulator = self.server.emulator
-        if url.path.startswith("/_emulator/") or url.path == "/_emulator":
-            status, payload = control.handle(
-                emulator, self.command, url.path, body, headers, self.client_address[0]
-            )
-            self._send(status, payload, {})
-        else:
-            req = ApiRequest(self.command, url.path, url.query, body, headers)
-            status, payload, extra, disposition = emulator.serve_binance(req)
-            if disposition == "drop":
-                self._drop()
-            else:
-                self._send(status, payload, extra)
-        logger.trace("{} {} -> {} in {:.1f} ms", self.command, url.path, status,
-                     (time.perf_counter() - started) * 1000)
-
-    def _send(self, status: int, payload: object, extra: dict[str, str]) -> None:
-        if isinstance(payload, str):
-            data, content_type = payload.encode(), "text/html"
-        else:
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            content_type = "application/json;charset=UTF-8"
-        self.send_response_only(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Date", self.date_time_string())
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)

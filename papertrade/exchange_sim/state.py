@@ -1,15 +1,19 @@
 """The optional state file: accounts (keys and secrets), balances, orders, trades, the clock.
 
-JSON, written atomically (temporary file + rename) with mode 0600 because it holds the session
-secrets. The server saves it at most every ``interval`` seconds while something changed and on
+JSON, written atomically (a temporary file in the same folder, fsynced, then ``os.replace``)
+with mode 0600 because it holds the session secrets: a reader sees the old file or the new one,
+never a mix. The server saves it at most every ``interval`` seconds while something changed and on
 stop, so a crash loses at most that interval; a restart with the same file resumes the accounts,
-the order/trade ids and the emulated time where they were.
+the order/trade ids and the emulated time where they were. :func:`load` refuses a file it cannot
+resume from with one ValueError line naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, fields
@@ -17,7 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
+from loguru import logger
+
+from papertrade.exchange_sim.clock import checked_ms
 from papertrade.exchange_sim.matching import Account, MatchingEngine, Order, Trade
+from papertrade.util.text import one_line
 
 FORMAT = 1
 T = TypeVar("T", Order, Trade)
@@ -66,7 +74,8 @@ def dump(engine: MatchingEngine, clock_ms: int) -> dict[str, object]:
 def restore(engine: MatchingEngine, data: dict[str, object]) -> None:
     """Load ``data`` (from :func:`dump`) into an empty engine."""
     if data.get("format") != FORMAT:
-        raise ValueError(f"unsupported state file format {data.get('format')!r}")
+        raise ValueError(f"unsupported state file format {one_line(repr(data.get('format')), 40)}")
+    clock_ms(data)
     engine.synced_until = int(str(data.get("synced_until", 0)))
     engine.next_order_id.update(_int_map(data.get("next_order_id")))
     engine.next_trade_id.update(_int_map(data.get("next_trade_id")))
@@ -90,6 +99,17 @@ def restore(engine: MatchingEngine, data: dict[str, object]) -> None:
         account.update_time = int(raw.get("update_time", 0))
 
 
+def clock_ms(data: dict[str, object]) -> int:
+    """The saved emulated time (epoch ms); ValueError unless a whole number within the clock's
+    range."""
+    value = data.get("clock_ms")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            isinstance(value, int) or value.is_integer()):
+        raise ValueError(f"clock_ms is not a whole number of milliseconds: "
+                         f"{one_line(repr(value), 40)}")
+    return checked_ms(int(value))
+
+
 def _int_map(value: object) -> dict[str, int]:
     if not isinstance(value, dict):
         return {}
@@ -106,16 +126,35 @@ def read(path: Path) -> dict[str, object] | None:
     return data
 
 
+def load(engine: MatchingEngine, path: Path) -> dict[str, object] | None:
+    """:func:`read` then :func:`restore` into ``engine``; the saved state, or None when there is
+    no file. ValueError (one line naming ``path`` and the fix) when the file is unusable."""
+    try:
+        data = read(path)
+        if data is not None:
+            restore(engine, data)
+        return data
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError,
+            RecursionError) as exc:
+        problem = one_line(f"{type(exc).__name__}: {exc}", 160)
+        raise ValueError(f"state file {path} cannot be resumed ({problem}); move it away to "
+                         "start afresh") from None
+
+
 def write(path: Path, data: dict[str, object]) -> None:
     """Atomically replace ``path`` with ``data`` (mode 0600: it holds secrets)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class StateSaver:
@@ -147,4 +186,9 @@ class StateSaver:
         while not self._stop.wait(self._interval):
             if self._dirty.is_set():
                 self._dirty.clear()
-                write(self.path, self._snapshot())
+                try:
+                    write(self.path, self._snapshot())
+                except OSError as exc:  # retried on the next change; stop() raises
+                    self._dirty.set()
+                    logger.warning("emulator state file {} not saved: {}", self.path,
+                                   one_line(str(exc)))

@@ -1,4 +1,10 @@
-"""``papertrade live --check``: what a live run would need, checked without sending anything."""
+"""``papertrade live --check``: what a live run would need, checked without sending anything.
+
+One line per check, ``ok`` or ``MISSING`` (something to supply) or ``REFUSED`` (papertrade will
+not run this way). For ``testnet`` the sandbox line names the mechanism: ``sandbox host
+testnet.binance.vision`` where the sandbox is a host of its own, else why it is refused (``okx's
+sandbox shares its production host www.okx.com; demo trading is a header``).
+"""
 
 from __future__ import annotations
 
@@ -15,30 +21,36 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
     b = run.broker
     problems: list[str] = []
 
-    def report(ok: bool, text: str, fix: str = "") -> None:
-        say(f"{'ok     ' if ok else 'MISSING'} {text}" + ("" if ok or not fix else f"; {fix}"))
+    def report(ok: bool, text: str, fix: str = "", failed: str = "MISSING") -> None:
+        say(f"{'ok     ' if ok else failed} {text}" + ("" if ok or not fix else f"; {fix}"))
         if not ok:
             problems.append(text)
 
     report(True, f"config {loaded.path}: {strategy.name}, broker.mode {b.mode}")
     if b.mode == "testnet":
-        from papertrade.brokers.ccxt_exchange import check_sandbox
+        from papertrade.brokers.ccxt_sandbox import describe_sandbox
 
         for env, what in ((b.api_key_env, "API key"), (b.secret_env, "API secret")):
             report(bool(os.environ.get(env)), f"{what} in ${env}",
                    f"export {env}=... (testnet keys; the value is never written anywhere)")
-        sandbox = check_sandbox(b.exchange)
-        report(not sandbox, f"{b.exchange} has a sandbox and every API URL points at it",
-               "; ".join(sandbox))
+        usable, mechanism = describe_sandbox(b.exchange)
+        if usable:
+            report(True, f"{b.exchange} testnet: {mechanism}; every API URL points at it")
+        else:
+            report(False, f"{b.exchange} testnet: {mechanism.removeprefix('refused: ')}",
+                   "papertrade trades only on a sandbox with a host of its own (binance, "
+                   "bybit, ...)", failed="REFUSED")
     elif b.mode == "emulator" and b.emulator.url:
         from papertrade.brokers.ccxt_emulator import make_emulator_client
+        from papertrade.util.text import one_line
 
         try:  # builds the client only: the URL is checked, nothing is sent
             make_emulator_client(b.emulator.url, "", "")
             loopback = True
         except ValueError:
             loopback = False
-        report(loopback, f"broker.emulator.url {b.emulator.url} is a loopback http(s) URL",
+        report(loopback, f"broker.emulator.url {one_line(b.emulator.url, 120)} is a loopback "
+               "http(s) URL",
                "the emulator client talks to this machine only: point it at `papertrade "
                "exchange serve` (http://127.0.0.1:PORT)")
         for env in (b.emulator.api_key_env, b.emulator.secret_env):

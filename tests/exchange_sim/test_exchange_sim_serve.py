@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from emulator_helpers import EmulatorFactory
 
 from papertrade.brokers.ccxt_emulator import make_emulator_client
 
-SERVE = [sys.executable, "-c", "from papertrade.exchange_sim.cli import app; app()", "serve"]
+SERVE = [sys.executable, "-m", "papertrade.cli", "exchange", "serve"]
 
 
 def test_state_file_survives_a_restart(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
@@ -66,11 +67,8 @@ def test_serve_prints_credentials_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_public_interface_without_the_flag() -> None:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run([*SERVE, "--host", "0.0.0.0", "--symbols", "BTC/USDT"],
-                          capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 2
-    assert "loopback" in done.stderr
+    line = _serve_error("--host", "0.0.0.0")
+    assert "refusing to bind 0.0.0.0" in line and "loopback" in line
 
 
 def test_cli_app_mounts_as_a_subcommand() -> None:
@@ -90,3 +88,45 @@ def test_cli_app_mounts_as_a_subcommand() -> None:
     assert result.exit_code == 0, result.output
     assert "--speed" in result.output
     assert "--allow-remote" in result.output
+
+
+def _serve_error(*args: str) -> str:
+    """``papertrade exchange serve ARGS`` must fail: exit 2, one ``error:`` line, no traceback."""
+    done = subprocess.run([*SERVE, "--symbols", "BTC/USDT", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, (done.returncode, done.stdout[-1000:], done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
+    assert len(lines[0]) <= 400 and done.stdout == ""
+    return lines[0]
+
+
+def test_serve_exits_2_when_the_port_is_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _serve_error("--port", str(port))
+    assert f"127.0.0.1:{port}" in line and "in use" in line and "--port" in line
+
+
+def test_serve_exits_2_on_a_state_file_it_cannot_resume(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{not json" + "x" * 50_000)
+    line = _serve_error("--state", str(state))
+    assert str(state) in line and "cannot be resumed" in line
+    # what `advance_seconds: 1e13` used to leave behind: a clock in the year 318,000
+    state.write_text(json.dumps({"format": 1, "clock_ms": 10**16, "accounts": []}))
+    line = _serve_error("--state", str(state))
+    assert str(state) in line and "outside the emulator's range" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["--balance", "USDT=abc"], ["--balance", "USDT=NaN"], ["--balance", "oops"],
+    ["--maker-fee", "abc"], ["--taker-fee", "2"], ["--speed", "nan"], ["--speed", "-1"],
+    ["--port", "70000"], ["--start", "not-a-date" + "x" * 20_000], ["--start", "9999-01-01"],
+    ["--spread-bps", "-1"], ["--partial-fill-ratio", "nan"], ["--symbols", "NOPE/USDT"],
+], ids=lambda a: " ".join(a)[:30])
+def test_serve_exits_2_on_a_bad_option(args: list[str]) -> None:
+    _serve_error(*args)

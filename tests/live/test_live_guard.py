@@ -120,7 +120,8 @@ def test_check_lists_missing_testnet_keys_and_exits_2(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert any(x.startswith("MISSING API key in $PAPERTRADE_API_KEY") for x in lines)
     assert any(x.startswith("MISSING API secret in $PAPERTRADE_API_SECRET") for x in lines)
-    assert any(x.startswith("ok") and "binance has a sandbox" in x for x in lines)
+    assert any(x.startswith("ok      binance testnet: sandbox host testnet.binance.vision")
+               for x in lines), lines
     assert network == []
     assert not (tmp_path / "runs").exists()
 
