@@ -1,9 +1,10 @@
 """Backtest execution of precomputed target weights through backtrader.
 
-One feed per traded asset. Weights decided at a bar's close are sized from the equity at the
-next bar's open and executed at that open (backtrader's cheat-on-open), sells before buys, with
-fractional sizes, percentage fees and slippage. The rebalance policy and the sizing are the
-shared kernel in :mod:`papertrade.rebalance`; this module only adapts them to backtrader.
+One feed per traded asset. At each bar's close the trading kernel (:class:`Trader`) marks the
+portfolio and applies the rebalance policy and the risk rails to the strategy's decision; at the
+next bar's open (backtrader's cheat-on-open) the kernel sizes the pending decision from the
+equity at that open and this module submits its planned orders, sells before buys, with
+fractional sizes, percentage fees and slippage. Nothing of the kernel is re-implemented here.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import pandas as pd
 
 from papertrade.brokers.base import ExecutionReport
 from papertrade.journal import Journal
-from papertrade.rebalance import FillModel, current_weights, plan_orders, should_send
-from papertrade.strategies.base import Decisions, RebalancePolicy
+from papertrade.rebalance import FillModel
+from papertrade.strategies.base import Decisions
+from papertrade.trader import DecisionRow, Trader
 
 
 class FractionalPercentCommission(bt.CommInfoBase):  # type: ignore[misc]
@@ -39,9 +41,9 @@ class ExecutionPlan:
     """What the backtrader strategy needs, precomputed outside backtrader."""
 
     decisions: Decisions
-    policy: RebalancePolicy
     scheduled: np.ndarray
     label_to_time: dict[dt.date, pd.Timestamp]
+    trader: Trader
     fills: FillModel
     journal: Journal
     quote: str
@@ -64,7 +66,6 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
         self.reason_rows = [str(r) for r in d.reasons]
         self.input_rows = [{str(k): v for k, v in row.items() if not pd.isna(v)}
                            for row in d.inputs.to_dict("records")]
-        self.pending: tuple[pd.Timestamp, dict[str, float]] | None = None
         self.legs: dict[int, str] = {}
 
     # an asset listed after the start must not delay the strategy: run from the first bar
@@ -103,34 +104,27 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
         positions = self._positions()
         cash = float(self.broker.getcash())
         date = label.isoformat()
-        plan.journal.mark(time, date, cash, {s: (q, closes[s]) for s, q in positions.items()})
+        plan.trader.mark(time, date, cash, positions, closes)
         row = self.row_of.get(time)
         if row is None:
             return
-        targets = dict(zip(self.symbols, self.weight_rows[row], strict=True))
-        current = current_weights(cash, positions, closes)
-        send, why = should_send(
-            targets, current, event=self.event_rows[row],
-            scheduled=bool(plan.scheduled[row]), policy=plan.policy,
-        )
-        if send and time >= plan.last_time:
-            send, why = False, f"{why}; not executed: no later bar in the data"
-        inputs = {**self.input_rows[row], "event": self.event_rows[row]}
-        plan.journal.decision(time, date, targets, inputs,
-                              f"{self.reason_rows[row]} [{why}]", sent=send)
-        if send:
-            self.pending = (time, targets)
+        decision = DecisionRow(
+            time=time, label=date, targets=dict(zip(self.symbols, self.weight_rows[row],
+                                                    strict=True)),
+            event=self.event_rows[row], reason=self.reason_rows[row],
+            inputs=self.input_rows[row], scheduled=bool(plan.scheduled[row]))
+        plan.trader.decide(decision, cash, positions, closes, executable=time < plan.last_time)
 
     def next_open(self) -> None:
-        if self.pending is None:
+        pending = self.plan.trader.pending
+        if pending is None:
             return
-        decided_at, targets = self.pending
-        self.pending = None
+        decided_at = pending.time
         live = self._live()
         opens = {n: float(d.open[0]) for n, d in live.items()}
         positions = self._positions()
-        for symbol in sorted(set(targets) | set(positions)):
-            wanted = targets.get(symbol, 0.0) > 0 or positions.get(symbol, 0.0) > 0
+        for symbol in sorted(set(pending.targets) | set(positions)):
+            wanted = pending.targets.get(symbol, 0.0) > 0 or positions.get(symbol, 0.0) > 0
             if wanted and symbol not in opens:
                 reason = "no bar to trade at this open"
                 self.plan.journal.order(
@@ -139,18 +133,14 @@ class _TargetWeightsExecutor(bt.Strategy):  # type: ignore[misc]
                     side="sell" if positions.get(symbol, 0.0) > 0 else "buy",
                     qty=0.0, ref_price=None, status="rejected", reason=reason)
                 self.plan.journal.event(decided_at, "warning", "rejection", f"{symbol}: {reason}")
-        orders = plan_orders(targets, positions, float(self.broker.getcash()), opens,
-                             self.plan.fills)
-        for leg, intent in enumerate(orders):
-            data = live[intent.symbol]
-            submit = self.sell if intent.side == "sell" else self.buy
-            order = submit(data=data, size=intent.qty, exectype=bt.Order.Market)
-            coid = f"bt-{decided_at:%Y%m%d}-{intent.symbol.replace('/', '')}-{leg}"
-            self.legs[order.ref] = coid
+        for order in self.plan.trader.plan(float(self.broker.getcash()), positions, opens):
+            submit = self.sell if order.side == "sell" else self.buy
+            placed = submit(data=live[order.symbol], size=order.qty, exectype=bt.Order.Market)
+            self.legs[placed.ref] = order.client_order_id
             self.plan.journal.order(
-                coid, decision_time=decided_at, time=decided_at, symbol=intent.symbol,
-                side=intent.side, qty=intent.qty, ref_price=intent.ref_price, status="submitted",
-            )
+                order.client_order_id, decision_time=decided_at, time=decided_at,
+                symbol=order.symbol, side=order.side, qty=order.qty, ref_price=order.ref_price,
+                status="submitted")
 
     def notify_order(self, order: Any) -> None:
         coid = self.legs.get(order.ref)

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS decisions(
 CREATE TABLE IF NOT EXISTS orders(
   id INTEGER PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, decision_time TEXT,
   time TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
-  ref_price REAL, status TEXT NOT NULL, reason TEXT, request TEXT, response TEXT);
+  ref_price REAL, status TEXT NOT NULL, reason TEXT, request TEXT, response TEXT,
+  target_qty REAL);
 CREATE TABLE IF NOT EXISTS fills(
   id INTEGER PRIMARY KEY, client_order_id TEXT NOT NULL, time TEXT NOT NULL,
   symbol TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL,
@@ -77,6 +78,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(orders)")}
+        if "target_qty" not in columns:  # a journal written before the kernel planned sizes
+            self._db.execute("ALTER TABLE orders ADD COLUMN target_qty REAL")
         self._db.execute("BEGIN")
 
     # ------------------------------------------------------------------ transactions
@@ -122,11 +126,15 @@ class Journal:
         self, client_order_id: str, *, decision_time: pd.Timestamp | None, time: pd.Timestamp,
         symbol: str, side: str, qty: float, ref_price: float | None, status: str,
         reason: str = "", request: Any = None, response: Any = None,
+        target_qty: float | None = None,
     ) -> None:
-        """Record an order request (or update its status if the id is known)."""
+        """Record an order request (or update its status if the id is known).
+
+        ``target_qty`` is the kernel's size before the venue's lot rounding (planned orders).
+        """
         self._db.execute(
             "INSERT INTO orders(client_order_id, decision_time, time, symbol, side, qty, ref_price,"
-            " status, reason, request, response) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+            " status, reason, request, response, target_qty) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(client_order_id) DO UPDATE SET status=excluded.status, "
             "reason=excluded.reason, request=COALESCE(excluded.request, orders.request), "
             "response=COALESCE(excluded.response, orders.response)",
@@ -134,7 +142,7 @@ class Journal:
                 client_order_id, iso(decision_time) if decision_time is not None else None,
                 iso(time), symbol, side, qty, ref_price, status, reason,
                 _json(request) if request is not None else None,
-                _json(response) if response is not None else None,
+                _json(response) if response is not None else None, target_qty,
             ),
         )
 

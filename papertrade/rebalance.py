@@ -1,13 +1,13 @@
-"""From target weights to orders: the kernel shared by the backtest and the live loop.
+"""The pure arithmetic of rebalancing, used by the trading kernel (:mod:`papertrade.trader`).
 
-Pure functions: :func:`current_weights`, :func:`should_send` (the rebalance policy) and
-:func:`plan_orders` (sizing: sells before buys, buys scaled so that cash never goes negative
-after fees and slippage, dust ignored).
+:func:`current_weights`, :func:`should_send` (the rebalance policy), :func:`plan_orders`
+(sizing: sells before buys, buys scaled so that cash never goes negative after fees and
+slippage, dust ignored) and :func:`fit_buys_to_cash`. No state, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -138,6 +138,19 @@ def plan_orders(
             sells.append(OrderIntent(symbol, "sell", -delta, price))
         else:
             buys.append(OrderIntent(symbol, "buy", delta, price))
+    return sells + fit_buys_to_cash(sells, buys, cash, fills, min_notional=min_notional)
+
+
+def fit_buys_to_cash(
+    sells: Sequence[OrderIntent],
+    buys: Sequence[OrderIntent],
+    cash: float,
+    fills: FillModel,
+    *,
+    min_notional: float = 0.0,
+) -> list[OrderIntent]:
+    """``buys`` scaled down together so that they are paid for by ``cash`` plus what
+    ``sells`` raise, net of fees and slippage; buys below ``min_notional`` are dropped."""
     proceeds = sum(
         o.qty * fills.fill_price("sell", o.ref_price) * (1 - fills.fee) for o in sells
     )
@@ -145,10 +158,10 @@ def plan_orders(
     # A relative margin keeps rounding (sizes * prices summed in another order by the broker)
     # from overdrawing cash by a few nano-units, which backtrader and exchanges reject.
     available = (cash + proceeds) * (1 - CASH_MARGIN)
+    fitted = list(buys)
     if available <= 0:
-        buys = []
+        fitted = []
     elif cost > available:
         scale = available / cost
-        buys = [OrderIntent(o.symbol, "buy", o.qty * scale, o.ref_price) for o in buys]
-    buys = [o for o in buys if o.notional >= max(min_notional, 1e-9)]
-    return sells + buys
+        fitted = [OrderIntent(o.symbol, "buy", o.qty * scale, o.ref_price) for o in buys]
+    return [o for o in fitted if o.notional >= max(min_notional, 1e-9)]

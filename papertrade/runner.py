@@ -21,19 +21,21 @@ from papertrade.data.history import MarketHistory
 from papertrade.data.sources import check_symbols, load_market
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
-from papertrade.metrics import buy_and_hold, summary
 from papertrade.rebalance import FillModel
+from papertrade.risk import RiskEngine
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
     manifest,
     run_digest,
     write_config,
-    write_csv,
     write_json,
 )
+from papertrade.runfolder.export import export
 from papertrade.strategies import Strategy, get_strategy
-from papertrade.strategies.base import Decisions, scheduled_days
+from papertrade.strategies.base import Decisions, checked_decide, scheduled_days
+from papertrade.trader import AnyAmountVenue, Trader
+from papertrade.util.secrets import masking_filter, secret_values
 
 
 @dataclass(frozen=True)
@@ -88,31 +90,34 @@ def run_backtest(
                           "pass a start before the end")
     strategy = build_strategy(loaded)
     history, origins = load_history(loaded, strategy, start, end)
-    decisions = strategy.decide(history)
+    decisions = checked_decide(strategy, history)
 
     folder = create_run_folder(run.runs_dir, run.name, "backtest",
                                run_digest(loaded.raw, origins))
     labels = history.labels()
+    secrets = secret_values(loaded.raw)
     meta = manifest(
         folder, name=run.name, mode="backtest", strategy=run.strategy.name,
         config_file=loaded.path, quote=run.broker.quote,
         signal=getattr(strategy.params, "signal", None),
         start=labels[0].strftime("%Y-%m-%d"), end=labels[-1].strftime("%Y-%m-%d"),
-        data=origins,
+        data=origins, secrets=secrets,
     )
     write_json(folder / "manifest.json", meta)
-    write_config(folder, loaded.raw)
-    sink = logger.add(folder / "run.log", level="INFO", enqueue=False)
+    write_config(folder, loaded.raw, secrets=secrets)
+    sink = logger.add(folder / "run.log", level="INFO", enqueue=False,
+                      filter=masking_filter(secrets))
     try:
         metrics = _execute(loaded, strategy, history, decisions, folder)
     except BaseException as exc:
-        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}")
+        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
+                        secrets=secrets)
         if report:
             _write_report(folder)
         raise
     finally:
         logger.remove(sink)
-    finish_manifest(folder, meta, "finished")
+    finish_manifest(folder, meta, "finished", secrets=secrets)
     if report:
         _write_report(folder)
     return RunResult(folder, metrics)
@@ -131,12 +136,16 @@ def _execute(
     journal = Journal(folder / "journal.sqlite")
     journal.set_meta({"mode": "backtest", "strategy": strategy.name, "quote": run.broker.quote,
                       "cash": run.broker.cash})
+    fills = FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps)
+    trader = Trader(journal=journal, policy=strategy.rebalance, fills=fills,
+                    risk=RiskEngine.from_config(run.risk), venue=AnyAmountVenue(),
+                    run_tag=run_tag(folder))
     plan = ExecutionPlan(
         decisions=decisions,
-        policy=strategy.rebalance,
         scheduled=scheduled_days(history, strategy.rebalance),
         label_to_time={lbl.date(): t for lbl, t in zip(labels, history.clock, strict=True)},
-        fills=FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps),
+        trader=trader,
+        fills=fills,
         journal=journal,
         quote=run.broker.quote,
         last_time=history.now,
@@ -152,76 +161,28 @@ def _execute(
         report = run_backtrader(feeds, plan, run.broker.cash)
         journal.commit()
         logger.info("done: final value {:.2f}", report.final_value)
-        return export(folder, journal, strategy, history, run.broker.cash)
+        return export(folder, journal, traded=strategy.traded_symbols(),
+                      quote=run.broker.quote, benchmarks=benchmark_closes(strategy, history),
+                      cash=run.broker.cash)
     finally:
         journal.close()
 
 
-def export(
-    folder: Path, journal: Journal, strategy: Strategy, history: MarketHistory | None,
-    cash: float,
-) -> dict[str, Any]:
-    """Write the plain exports and metrics.json from the journal: one exporter for every mode."""
-    equity_rows = journal.frame("SELECT date, equity, cash FROM equity ORDER BY time")
-    # an exchange may charge the fee in the asset received (base on a buy): value it in quote
-    fills = journal.frame(
-        "SELECT time, substr(time, 1, 10) AS date, symbol, side, qty, price, "
-        "qty * price AS notional, CASE WHEN fee_currency = ? OR fee_currency IS NULL "
-        "THEN fee ELSE fee * price END AS fee, fee_currency, client_order_id "
-        "FROM fills ORDER BY id", (strategy_quote(strategy),))
-    decisions = journal.frame("SELECT date, targets, inputs, sent FROM decisions ORDER BY time")
-    rejected = int(journal.rows(
-        "SELECT COUNT(*) AS n FROM orders WHERE status = 'rejected'")[0]["n"])
-    traded = strategy.traded_symbols()
-    sent = [{"date": d, **json.loads(t)}
-            for d, t, s in zip(decisions["date"], decisions["targets"], decisions["sent"],
-                               strict=True) if s]
-    write_csv(folder / "weights.csv", pd.DataFrame(sent, columns=["date", *traded]).fillna(0.0))
-    write_csv(folder / "trades.csv", fills)
-    write_csv(folder / "equity.csv", equity_rows[["date", "equity"]])
-
-    equity = pd.Series(equity_rows["equity"].to_numpy(),
-                       index=pd.DatetimeIndex(equity_rows["date"]))
-    invested = 1.0 - equity_rows["cash"].to_numpy() / equity_rows["equity"].to_numpy()
-    benchmarks = _benchmarks(strategy, history, cash, equity.index) if history else {}
-    bench_frame = pd.DataFrame({"date": equity_rows["date"]})
-    for name, curve in benchmarks.items():
-        bench_frame[name] = _as_of_dates(curve, equity.index)
-    write_csv(folder / "benchmarks.csv", bench_frame)
-    signals = pd.DataFrame([json.loads(i) for i in decisions["inputs"]])
-    signals.insert(0, "date", decisions["date"])
-    write_csv(folder / "signals.csv", signals)
-
-    metrics = summary(equity, fills, pd.Series(invested, index=equity.index), benchmarks)
-    metrics["rebalances"] = len(sent)
-    metrics["rejected_orders"] = rejected
-    write_json(folder / "metrics.json", metrics)
-    return metrics
+def run_tag(folder: Path) -> str:
+    """The run's tag in client order ids: the first 6 characters of the folder's hash."""
+    return folder.name.rsplit("-", 1)[-1][:6]
 
 
-def strategy_quote(strategy: Strategy) -> str:
-    """The quote currency of the traded pairs (``BTC/USDT`` -> ``USDT``)."""
-    return strategy.traded_symbols()[0].split("/")[-1]
-
-
-def _benchmarks(
-    strategy: Strategy, history: MarketHistory, cash: float, dates: pd.DatetimeIndex
-) -> dict[str, pd.Series]:
-    """Buy-and-hold of each benchmark symbol over the run's window, on its own calendar."""
-    if not len(dates):
+def benchmark_closes(strategy: Strategy, history: MarketHistory | None
+                     ) -> dict[str, pd.Series]:
+    """Each benchmark symbol's closes on its own calendar (index: bar date)."""
+    if history is None:
         return {}
-    curves = {}
+    out = {}
     for symbol in strategy.benchmark_symbols():
         native = history.native(symbol)
-        close = pd.Series(native["close"].to_numpy(), index=pd.DatetimeIndex(native["date"]))
-        close = close[(close.index >= dates[0]) & (close.index <= dates[-1])]
-        if len(close) >= 2:
-            curves[f"{symbol} buy&hold"] = buy_and_hold(close, cash)
-    return curves
-
-
-def _as_of_dates(curve: pd.Series, dates: pd.DatetimeIndex) -> pd.Series:
-    return curve.reindex(curve.index.union(dates)).ffill().reindex(dates).reset_index(drop=True)
+        out[symbol] = pd.Series(native["close"].to_numpy(), index=pd.DatetimeIndex(native["date"]))
+    return out
 
 
 def _write_report(folder: Path) -> None:

@@ -5,6 +5,20 @@ parameterised by a frozen pydantic ``Params`` model. It never imports backtrader
 code drives the backtest, the dry run and the testnet. Causal means that the weights at a
 decision time depend only on bars available at that time; ``tests/`` checks this by truncating
 the history at many cut points.
+
+Two ways to ask, one answer:
+
+- :meth:`Strategy.decide` computes the decisions at *every* time of a history (the backtest
+  asks once, for the whole history);
+- :meth:`Strategy.decide_latest` computes the decision at the *last* time of a history that
+  only grows between calls (a live run asks once per bar). It must return exactly what
+  ``decide`` returns for that time, bit for bit, at a cost that does not grow with the length of
+  the history. The default implementation asks ``decide`` for the trailing :attr:`warmup`
+  bars only; a strategy whose decisions depend on unbounded history (an all-time high, a
+  regime that persists) leaves ``warmup`` at ``None`` and overrides ``decide_latest`` to carry
+  its state forward from the previous call (see :mod:`.rut_breakout_rotation`). Without either,
+  each call recomputes the whole history: correct, only slower. ``tests/`` checks the identity
+  at every bar of multi-year replays.
 """
 
 from __future__ import annotations
@@ -18,6 +32,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from papertrade.data.history import MarketHistory
+from papertrade.errors import StrategyError
+from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -61,6 +77,28 @@ def scheduled_days(history: MarketHistory, policy: RebalancePolicy) -> np.ndarra
     if policy.every == "weekly":
         return np.asarray(history.labels().day_of_week == WEEKDAYS.index(policy.weekday))
     return np.zeros(n, dtype=bool)
+
+
+def is_scheduled(label: pd.Timestamp, policy: RebalancePolicy) -> bool:
+    """Whether the decision at the close of the bar dated ``label`` is a scheduled rebalance
+    (:func:`scheduled_days` for one bar)."""
+    if policy.every == "weekly":
+        return bool(label.day_of_week == WEEKDAYS.index(policy.weekday))
+    return policy.every == "daily"
+
+
+def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool = False
+                   ) -> Decisions:
+    """``strategy.decide(history)`` (or ``decide_latest``), any exception inside the strategy
+    turned into a one-line :class:`StrategyError` naming the strategy and the decision time."""
+    try:
+        return strategy.decide_latest(history) if latest else strategy.decide(history)
+    except Exception as exc:
+        when = f"{history.now:%Y-%m-%d %H:%M} UTC" if len(history.clock) else "no bar"
+        span = "the decision at" if latest else "the decisions up to"
+        raise StrategyError(one_line(
+            f"strategy '{strategy.name}' failed computing {span} {when}: "
+            f"{type(exc).__name__}: {exc}")) from exc
 
 
 @dataclass(frozen=True)
@@ -125,3 +163,23 @@ class Strategy(ABC):
     def benchmark_symbols(self) -> list[str]:
         """Symbols whose buy-and-hold is reported beside the strategy (default: none)."""
         return []
+
+    @property
+    def warmup(self) -> int | None:
+        """Trailing decision-clock bars the last decision depends on (None: all history).
+
+        With a number ``n``, ``decide(history)`` and ``decide(history.tail(n))`` must agree on
+        the last time of ``history``: :meth:`decide_latest` then costs ``O(n)`` per call.
+        """
+        return None
+
+    def decide_latest(self, history: MarketHistory) -> Decisions:
+        """Decisions ending at ``history``'s last time (at least that one row).
+
+        Called by a live run with histories that only grow. Default: :meth:`decide` on the
+        trailing :attr:`warmup` bars, or on the whole history when ``warmup`` is None.
+        """
+        n = self.warmup
+        if n is None or len(history.clock) <= n:
+            return self.decide(history)
+        return self.decide(history.tail(n))

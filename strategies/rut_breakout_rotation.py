@@ -19,7 +19,7 @@ back-filled.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,9 @@ from papertrade.strategies.base import (
     RebalancePolicy,
     Strategy,
     StrategyParams,
-    scheduled_days,
 )
-from papertrade.strategies.signals import confirmation_points, drought, momentum, prior_high
+from papertrade.strategies.rut_breakout_scan import REGIME_COLUMNS, Regime, Scan
+from papertrade.strategies.signals import momentum
 
 
 class BreakoutParams(StrategyParams):
@@ -123,54 +123,33 @@ class RutBreakoutRotation(Strategy):
     def benchmark_symbols(self) -> list[str]:
         return [self.params.btc, self.params.signal]
 
-    # ------------------------------------------------------------------ signal regime
+    # ------------------------------------------------------------------ decisions
+
+    def decide(self, history: MarketHistory) -> Decisions:
+        return Scan(self).run(history)
+
+    def decide_latest(self, history: MarketHistory) -> Decisions:
+        """The decisions since the previous call, carrying the scan's state forward: the
+        regime's state machine runs only over the signal's new moments, the rotation only over
+        the new bars. A history that does not extend the previous one starts a new scan."""
+        scan = self._scan
+        if scan is None or not scan.extends(history):
+            scan = self._scan = Scan(self)
+        return scan.run(history)
+
+    _scan: Scan | None = None  # decide_latest's scan, carried from call to call
 
     def regime(self, history: MarketHistory) -> pd.DataFrame:
-        """The breakout state machine on the signal's calendar, indexed by the time it is known.
+        """The breakout state machine on the signal's calendar, one row per moment it may
+        change (every session close, every confirmation point), indexed by when it is known.
 
         Columns: signal_date, signal_close, breakout_level, ma, in_market, entries, exits,
         entry_time, entry_level, exit_level.
         """
-        p = self.params
-        native = history.native(p.signal)
-        close = native["close"].reset_index(drop=True)
-        dates = native["date"].reset_index(drop=True)
-        level = prior_high(close, p.breakout.lookback)
-        dry = drought(close, level)
-        ma = close.rolling(p.exit.ma_days).mean() if p.exit.ma_days else None
-        points = confirmation_points(dates, pd.DatetimeIndex(native.index), p.breakout.confirm)
-        # integer nanoseconds: this loop visits every session since 1987
-        times = pd.DatetimeIndex(native.index).as_unit("ns").asi8
-        confirm_at = dict(zip(points.index.tolist(),
-                              pd.DatetimeIndex(points).as_unit("ns").asi8.tolist(), strict=True))
-
-        # One row per moment something can change: every session close (exit checks) and every
-        # confirmation point (entry checks), processed in time order.
-        moments = sorted({(int(t), i) for i, t in enumerate(times)} |
-                         {(t, i) for i, t in confirm_at.items()})
-        c_arr, lvl_arr, dry_arr = close.to_numpy(), level.to_numpy(), dry.to_numpy()
-        ma_arr = ma.to_numpy() if ma is not None else np.full(len(close), np.nan)
-        date_arr = dates.to_numpy()
-        hold = int(pd.Timedelta(days=p.exit.min_hold_days).value)
-        rows: list[tuple[object, ...]] = []
-        in_market, entries, exits = False, 0, 0
-        entry_time = -1
-        entry_level = np.nan
-        for time, i in moments:
-            c, lvl, mav = float(c_arr[i]), float(lvl_arr[i]), float(ma_arr[i])
-            if in_market and times[i] == time:
-                if time - entry_time >= hold and self._failed(c, entry_level, mav):
-                    in_market, exits = False, exits + 1
-            elif (not in_market and confirm_at.get(i) == time and c > lvl
-                  and dry_arr[i] >= p.breakout.min_drought):
-                in_market, entries = True, entries + 1
-                entry_time, entry_level = time, lvl
-            rows.append((time, date_arr[i], c, lvl, mav, in_market, entries, exits,
-                         entry_time if entries else None, entry_level,
-                         self._exit_level(entry_level)))
-        frame = pd.DataFrame(rows, columns=[
-            "time", "signal_date", "signal_close", "breakout_level", "ma", "in_market",
-            "entries", "exits", "entry_time", "entry_level", "exit_level"])
+        regime = Regime(self)
+        regime.load(history.native(self.params.signal))
+        rows = regime.advance(history.now, keep=True)
+        frame = pd.DataFrame(rows, columns=["time", *REGIME_COLUMNS])
         frame["time"] = pd.to_datetime(frame["time"], unit="ns", utc=True)
         frame["entry_time"] = pd.to_datetime(frame["entry_time"], unit="ns", utc=True)
         return frame.groupby("time", sort=True).last()
@@ -187,81 +166,6 @@ class RutBreakoutRotation(Strategy):
         if p.ma_days is not None:
             checks.append(bool(close < ma))
         return any(checks) if p.require == "any" else all(checks)
-
-    # ------------------------------------------------------------------ decisions
-
-    def decide(self, history: MarketHistory) -> Decisions:
-        p, rot = self.params, self.params.rotation
-        clock = history.clock
-        regime = self.regime(history)
-        joined = history.as_of_frame(regime)
-        seen = {str(col): joined[col] for col in joined.columns}
-        in_market = seen["in_market"].astype("boolean").fillna(False).astype(bool)
-        entries = seen["entries"].fillna(0).astype(int)
-        exits = seen["exits"].fillna(0).astype(int)
-        entry_time = pd.to_datetime(seen["entry_time"], utc=True)
-
-        closes = history.closes(self.traded_symbols())
-        btc = closes[p.btc]
-        alts = closes[list(p.alts)]
-        alt_mom = momentum(alts, rot.momentum_days)
-        trig = self._trigger(btc, alts, rot)
-        scheduled = scheduled_days(history, self.params.rebalance)
-
-        n, cols = len(clock), self.traded_symbols()
-        # plain arrays: this loop runs once per bar, pandas scalar access would dominate
-        entries_a, exits_a = entries.to_numpy(), exits.to_numpy()
-        in_a, trig_a, btc_a = in_market.to_numpy(), trig.to_numpy(dtype=bool), btc.to_numpy()
-        alts_a, mom_a = alts.to_numpy(), alt_mom.to_numpy()
-        days_in = ((clock - entry_time) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-        days_in = np.nan_to_num(days_in, nan=0.0)
-        view = {col: series.to_numpy() for col, series in seen.items()}
-        alt_names = list(p.alts)
-        weights = np.zeros((n, len(cols)))
-        events = np.full(n, "", dtype=object)
-        reasons = np.full(n, "", dtype=object)
-        held: list[int] = []
-        rotated = np.zeros(n, dtype=bool)
-        # An episode already under way when the window opens is entered at the first decision.
-        prev_entries = int(entries_a[0]) - int(bool(in_a[0])) if n else 0
-        prev_exits, is_rot = int(exits_a[0]) if n else 0, False
-        for k in range(n):
-            if entries_a[k] > prev_entries:
-                events[k], is_rot, held = "breakout", False, []
-            elif exits_a[k] > prev_exits:
-                events[k], is_rot, held = "exit", False, []
-            prev_entries, prev_exits = entries_a[k], exits_a[k]
-            if not in_a[k]:
-                reasons[k] = self._reason_out(view, k, events[k])
-                continue
-            if (not is_rot and rot.share > 0 and trig_a[k]
-                    and days_in[k] >= self._min_days_for_trigger()):
-                is_rot = True
-                events[k] = events[k] or "rotate"
-                held = self._top_alts(mom_a[k])
-            elif is_rot and (scheduled[k] or np.isnan(alts_a[k, held]).any()):
-                held = self._top_alts(mom_a[k])
-            rotated[k] = is_rot
-            names = [alt_names[j] for j in held] if is_rot else []
-            weights[k] = self._weights_row(cols, btc_a[k], names)
-            reasons[k] = self._reason_in(view, k, events[k], names)
-
-        inputs = pd.DataFrame({
-            "signal_date": pd.to_datetime(seen["signal_date"]).dt.strftime("%Y-%m-%d"),
-            "signal_close": seen["signal_close"],
-            "breakout_level": seen["breakout_level"],
-            "exit_level": seen["exit_level"].where(in_market),
-            "ma": seen["ma"],
-            "in_market": in_market.astype(int),
-            "rotated": rotated.astype(int),
-            "btc_close": btc,
-        }, index=clock)
-        return Decisions(
-            weights=pd.DataFrame(weights, index=clock, columns=cols),
-            events=pd.Series(events, index=clock, dtype=object),
-            reasons=pd.Series(reasons, index=clock, dtype=object),
-            inputs=inputs,
-        )
 
     def _min_days_for_trigger(self) -> int:
         rot = self.params.rotation
@@ -297,14 +201,14 @@ class RutBreakoutRotation(Strategy):
 
     # ------------------------------------------------------------------ reasons
 
-    def _reason_out(self, seen: dict[str, np.ndarray], k: int, event: str) -> str:
-        sig, close = self.params.signal, seen["signal_close"][k]
+    def _reason_out(self, seen: dict[str, Any], event: str) -> str:
+        sig, close = self.params.signal, seen["signal_close"]
         if pd.isna(close):
             return f"no {sig} close available yet: stay in {self._quote()}"
-        when = _date(seen["signal_date"][k])
+        when = _date(seen["signal_date"])
         if event == "exit":
             causes = []
-            level, ma = seen["exit_level"][k], seen["ma"][k]
+            level, ma = seen["exit_level"], seen["ma"]
             if not pd.isna(level) and close < level:
                 causes.append(f"< exit level {level:,.2f}")
             if not pd.isna(ma) and close < ma:
@@ -312,19 +216,19 @@ class RutBreakoutRotation(Strategy):
             return (f"{sig} close {close:,.2f} {' and '.join(causes)} "
                     f"→ breakout failed ({when}): exit to {self._quote()}")
         return (f"{sig} close {close:,.2f} ({when}) <= prior high "
-                f"{seen['breakout_level'][k]:,.2f}: stay in {self._quote()}")
+                f"{seen['breakout_level']:,.2f}: stay in {self._quote()}")
 
-    def _reason_in(self, seen: dict[str, np.ndarray], k: int, event: str, alts: list[str]) -> str:
-        sig, close = self.params.signal, seen["signal_close"][k]
-        when = _date(seen["signal_date"][k])
+    def _reason_in(self, seen: dict[str, Any], event: str, alts: list[str]) -> str:
+        sig, close = self.params.signal, seen["signal_close"]
+        when = _date(seen["signal_date"])
         held = f"{self.params.btc}" + (f" + {', '.join(alts)}" if alts else "")
         if event == "breakout":
             return (f"{sig} close {close:,.2f} > prior high "
-                    f"{seen['breakout_level'][k]:,.2f} → breakout ({when}): hold {held}")
+                    f"{seen['breakout_level']:,.2f} → breakout ({when}): hold {held}")
         if event == "rotate":
             return f"rotation trigger {self.params.rotation.trigger} fired → hold {held}"
         return (f"in market: {sig} close {close:,.2f} ({when}), exit below "
-                f"{seen['exit_level'][k]:,.2f}; hold {held}")
+                f"{seen['exit_level']:,.2f}; hold {held}")
 
     def _quote(self) -> str:
         return self.params.btc.split("/")[-1] if "/" in self.params.btc else "cash"

@@ -1,10 +1,12 @@
-"""The live decision loop: the same strategy and sizing kernel as the backtest, one bar at a time.
+"""The live decision loop: the backtest's strategy and trading kernel, one bar at a time.
 
 At each decision time (a traded bar's close plus ``live.decision_delay_seconds``) the loop
-refreshes market history, asks the strategy for target weights, compares them with the
-exchange's balances under the rebalance policy, journals the plan, and executes it exactly
-once (:mod:`papertrade.live.execution`). Safety rails: maximum order notional, maximum daily
-turnover, a drawdown kill switch, a kill file, and graceful stop on SIGINT/SIGTERM.
+refreshes market history, asks the strategy for its latest decision (incrementally: see
+``Strategy.decide_latest``), and hands it to the kernel (:class:`~papertrade.trader.Trader`)
+with the exchange's balances and prices: the kernel marks, applies the rebalance policy and the
+risk rails, and journals the plan, which :mod:`papertrade.live.execution` sends exactly once.
+The loop adds what only a live run has: the kill file, graceful stop on SIGINT/SIGTERM, and
+stopping the run when the kill switch fires.
 """
 
 from __future__ import annotations
@@ -27,16 +29,10 @@ from papertrade.journal import Journal, iso
 from papertrade.live.clock import Clock
 from papertrade.live.execution import OrderExecutor
 from papertrade.live.feed import LiveMarketFeed
-from papertrade.rebalance import (
-    CASH_MARGIN,
-    FillModel,
-    OrderIntent,
-    current_weights,
-    plan_orders,
-    should_send,
-)
+from papertrade.rebalance import CASH_MARGIN, FillModel
 from papertrade.strategies import Strategy
-from papertrade.strategies.base import scheduled_days
+from papertrade.strategies.base import checked_decide, is_scheduled
+from papertrade.trader import DecisionRow, Trader, base_asset
 
 T = TypeVar("T")
 
@@ -49,17 +45,12 @@ class LoopOutcome:
     stop_reason: str
 
 
-def base_asset(symbol: str) -> str:
-    """``BTC/USDT`` -> ``BTC``."""
-    return symbol.split("/")[0]
-
-
 class LiveTrader:
     """Runs a strategy against a :class:`LiveBroker` on an injected clock."""
 
     def __init__(self, *, run: RunConfig, strategy: Strategy, broker: LiveBroker,
                  feed: LiveMarketFeed, clock: Clock, journal: Journal, folder: Path,
-                 executor: OrderExecutor, run_tag: str,
+                 executor: OrderExecutor, kernel: Trader,
                  stop: threading.Event | None = None) -> None:
         self.run = run
         self.strategy = strategy
@@ -69,7 +60,7 @@ class LiveTrader:
         self.journal = journal
         self.folder = folder
         self.executor = executor
-        self.run_tag = run_tag
+        self.kernel = kernel
         self.quote = run.broker.quote
         self.traded = strategy.traded_symbols()
         self.fills = FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps)
@@ -103,11 +94,9 @@ class LiveTrader:
                 for s in symbols}
 
     def mark(self, time: pd.Timestamp, label: str) -> float:
-        """Journal equity and positions at current prices; returns equity."""
+        """Journal equity and positions at current prices (the kernel's mark); returns equity."""
         cash, positions = self.portfolio()
-        prices = self.prices(list(positions))
-        equity = self.journal.mark(time, label, cash,
-                                   {s: (q, prices[s]) for s, q in positions.items()})
+        equity = self.kernel.mark(time, label, cash, positions, self.prices(list(positions)))
         self.journal.commit()
         return equity
 
@@ -123,13 +112,35 @@ class LiveTrader:
                                f"no traded bar closing at {iso(time)} yet: decision skipped")
             self.journal.commit()
             return False
-        label = history.labels()[-1].strftime("%Y-%m-%d")
-        self._decide(time, label, history)
-        self.executor.execute(time, self._resize)
-        self._reconcile_fills(time)
-        equity = self.mark(time, label)
-        self._check_drawdown(equity)
+        row = self._latest_row(history)
+        cash, positions = self.portfolio()
+        prices = self.prices([s for s in self.traded if row.targets.get(s, 0) > 0
+                              or s in positions])
+        self.kernel.mark(time, row.label, cash, positions, prices)
+        self.kernel.decide(row, cash, positions, prices)
+        planned = self.kernel.plan(cash, positions, prices)
+        self.journal.commit()
+        logger.info("{} {}: {} ({} orders)", iso(time), row.label, row.reason, len(planned))
+        if planned:
+            self.executor.execute(time, self._resize)
+        if self.kernel.risk.halted:
+            self._stop_after_kill(time, row.label)
         return True
+
+    def _latest_row(self, history: MarketHistory) -> DecisionRow:
+        """The strategy's decision at the history's last time, asked incrementally."""
+        decided = checked_decide(self.strategy, history, latest=True)
+        label = pd.Timestamp(next(
+            history.native(s)["date"].iloc[-1] for s in history.traded
+            if len(history.native(s)) and history.native(s).index[-1] == history.now))
+        scheduled = is_scheduled(label, self.strategy.rebalance)
+        return DecisionRow.of(decided, -1, label.strftime("%Y-%m-%d"), scheduled)
+
+    def _stop_after_kill(self, time: pd.Timestamp, label: str) -> None:
+        """The kill switch fired at this mark and the kernel's flatten was executed: mark the
+        flattened account (replacing this time's mark) and stop the run."""
+        self.mark(time, label)
+        self.request_stop(str(self.kernel.risk.kill.fired if self.kernel.risk.kill else ""))
 
     def _through_outages(self, what: str, action: Callable[[], T], attempts: int = 10
                          ) -> T | None:
@@ -152,13 +163,14 @@ class LiveTrader:
         """The decision at ``when``; a plan already journalled is finished, not re-planned."""
         if self.journal.rows("SELECT 1 FROM decisions WHERE time = ?", (iso(when),)):
             self.resume()
-            label = (when - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-            self._check_drawdown(self.mark(when, label))
+            if self.kernel.risk.halted:
+                self._stop_after_kill(when, (when - pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
             return True
         return self.step(when)
 
     def _start(self) -> bool:
         self.portfolio()  # credentials and connectivity fail now, not at the first decision
+        self.kernel.restore()
         self.resume()
         return True
 
@@ -193,71 +205,6 @@ class LiveTrader:
         return self.executor.call("market data", lambda: self.feed.history(self.clock.now()),
                                   transient=(DataError,))
 
-    def _decide(self, time: pd.Timestamp, label: str, history: MarketHistory) -> None:
-        decided = self.strategy.decide(history)
-        targets = {str(s): float(w) for s, w in decided.weights.iloc[-1].items()}
-        event = str(decided.events.iloc[-1])
-        inputs = {str(k): v for k, v in decided.inputs.iloc[-1].items() if not pd.isna(v)}
-        inputs["event"] = event
-        cash, positions = self.portfolio()
-        held = [s for s in self.traded if targets.get(s, 0) > 0 or s in positions]
-        prices = self.prices(held)
-        current = current_weights(cash, positions, prices)
-        scheduled = bool(scheduled_days(history, self.strategy.rebalance)[-1])
-        send, why = should_send(targets, current, event=event, scheduled=scheduled,
-                                policy=self.strategy.rebalance)
-        intents = self._plan(targets, positions, cash, prices, time) if send else []
-        if send and not intents:
-            send, why = False, f"{why}; every difference is dust"
-        self.journal.decision(time, label, targets, inputs,
-                              f"{decided.reasons.iloc[-1]} [{why}]", sent=send)
-        for leg, intent in enumerate(intents):
-            self.journal.order(
-                self.client_order_id(time, intent, leg), decision_time=time, time=time,
-                symbol=intent.symbol, side=intent.side, qty=intent.qty,
-                ref_price=intent.ref_price, status="planned",
-            )
-        self.journal.commit()
-        logger.info("{} {}: {} [{}] {} orders", iso(time), label,
-                    decided.reasons.iloc[-1], why, len(intents))
-
-    def client_order_id(self, time: pd.Timestamp, intent: OrderIntent, leg: int) -> str:
-        """Deterministic: run, decision time, symbol, leg (Binance allows 36 characters)."""
-        return f"pt{self.run_tag}{time:%y%m%d%H%M}{base_asset(intent.symbol)[:6]}{leg}"[:36]
-
-    def _plan(self, targets: dict[str, float], positions: dict[str, float], cash: float,
-              prices: dict[str, float], time: pd.Timestamp) -> list[OrderIntent]:
-        planned: list[OrderIntent] = []
-        budget = self._turnover_budget(time, cash, positions, prices)
-        for intent in plan_orders(targets, positions, cash, prices, self.fills,
-                                  min_notional=self.run.live.dust_notional):
-            qty = intent.qty
-            cap = self.run.risk.max_order_notional
-            if cap is not None and qty * intent.ref_price > cap:
-                qty = cap / intent.ref_price
-            if budget is not None:
-                qty = min(qty, max(budget, 0.0) / intent.ref_price)
-            rules = self.broker.rules(intent.symbol)
-            qty = self.broker.amount_to_precision(intent.symbol, qty)
-            if qty <= 0 or qty * intent.ref_price < max(rules.min_notional,
-                                                        self.run.live.dust_notional):
-                continue
-            if budget is not None:
-                budget -= qty * intent.ref_price
-            planned.append(OrderIntent(intent.symbol, intent.side, qty, intent.ref_price))
-        return planned
-
-    def _turnover_budget(self, time: pd.Timestamp, cash: float, positions: dict[str, float],
-                         prices: dict[str, float]) -> float | None:
-        limit = self.run.risk.max_daily_turnover
-        if limit is None:
-            return None
-        equity = cash + sum(q * prices.get(s, 0.0) for s, q in positions.items())
-        day = iso(time.floor("D"))
-        traded = self.journal.rows(
-            "SELECT COALESCE(SUM(qty * price), 0) AS n FROM fills WHERE time >= ?", (day,))
-        return float(limit * equity - traded[0]["n"])
-
     def _resize(self, symbol: str, side: str, qty: float) -> float:
         """Shrink a buy to the quote actually free now; sells to what is actually held."""
         balances = self.executor.call("balances", self.broker.balances)
@@ -279,49 +226,7 @@ class LiveTrader:
                     logger.info("reconciled fill {} of {}", fill.trade_id, fill.client_order_id)
         self.journal.commit()
 
-    # ------------------------------------------------------------------ rails
-
-    def _check_drawdown(self, equity: float) -> None:
-        limit = self.run.risk.kill_drawdown
-        if limit is None:
-            return
-        peak = self.journal.rows("SELECT MAX(equity) AS p FROM equity")[0]["p"] or equity
-        if equity < peak * (1 - limit):
-            drawdown = f"drawdown {equity / peak - 1:.1%} beyond risk.kill_drawdown -{limit:.1%}"
-            message = f"{drawdown}: flattening to {self.quote} and stopping"
-            logger.error(message)
-            self.journal.event(self.clock.now(), "error", "kill_switch", message)
-            self.journal.commit()
-            self.flatten(self.clock.now())
-            self.request_stop(f"kill switch: {drawdown}")
-
-    def flatten(self, time: pd.Timestamp) -> None:
-        """Sell every traded position to the quote currency, then mark the result.
-
-        Each sell is journalled as ``planned`` (decision time ``time``) before it is sent and
-        its fills are recorded, so a crash mid-flatten is finished on restart like any plan.
-        Not cut by ``risk.max_order_notional``: the kill switch has to get out completely.
-        The mark replaces the latest one (same time and bar label), so equity.csv still has
-        one row per bar and ends at the flattened equity.
-        """
-        cash, positions = self.portfolio()
-        prices = self.prices(list(positions))
-        targets = dict.fromkeys(self.traded, 0.0)
-        for leg, intent in enumerate(plan_orders(targets, positions, cash, prices, self.fills)):
-            qty = self.broker.amount_to_precision(intent.symbol, intent.qty)
-            if qty <= 0:
-                continue
-            coid = self.client_order_id(time, intent, 90 + leg)
-            self.journal.order(coid, decision_time=time, time=time, symbol=intent.symbol,
-                               side=intent.side, qty=qty, ref_price=intent.ref_price,
-                               status="planned", reason="kill switch")
-            self.journal.commit()
-            state = self.executor.send(intent.symbol, intent.side, qty, coid)
-            if state is not None:
-                self.executor.record(state)
-        latest = self.journal.rows("SELECT time, date FROM equity ORDER BY time DESC LIMIT 1")
-        if latest:
-            self.mark(pd.Timestamp(latest[0]["time"]), latest[0]["date"])
+    # ------------------------------------------------------------------ stopping
 
     def request_stop(self, reason: str) -> None:
         """Stop before the next decision (signal handlers call this)."""

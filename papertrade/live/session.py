@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import threading
@@ -32,15 +31,20 @@ from papertrade.live.clock import Clock, SimulatedClock, WallClock, emulator_clo
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.loop import LiveTrader
+from papertrade.rebalance import FillModel
+from papertrade.risk import RiskEngine
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
     manifest,
+    read_json,
     run_digest,
     write_config,
     write_json,
 )
 from papertrade.strategies import Strategy
+from papertrade.trader import Trader
+from papertrade.util.secrets import ENV_NAME, masking_filter, secret_values
 
 
 @dataclass
@@ -55,6 +59,19 @@ class Wiring:
     cleanup: Callable[[], None]
 
 
+class BrokerVenue:
+    """The kernel's view of a live broker: its lot sizes and minimum notional."""
+
+    def __init__(self, broker: LiveBroker) -> None:
+        self.broker = broker
+
+    def amount_to_precision(self, symbol: str, qty: float) -> float:
+        return self.broker.amount_to_precision(symbol, qty)
+
+    def min_notional(self, symbol: str) -> float:
+        return self.broker.rules(symbol).min_notional
+
+
 @dataclass(frozen=True)
 class LiveResult:
     """Where the live run was written and how it ended."""
@@ -66,11 +83,21 @@ class LiveResult:
 
 
 def _secret(env: str, what: str, file: str, key: str) -> str:
+    if not ENV_NAME.fullmatch(env):  # a key pasted where the variable's name belongs
+        raise ConfigError(file, key, f"not an environment variable name ({what})",
+                          "put the NAME of a variable here and export the value in it")
     value = os.environ.get(env, "")
     if not value:
         raise ConfigError(file, key, f"environment variable {env} ({what}) is not set",
                           f"export {env}=... (the value is never written anywhere)")
     return value
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """A run folder's manifest, read safely (size-limited, regular files only); None if
+    it cannot be read."""
+    meta, _problem = read_json(folder / "manifest.json")
+    return meta if isinstance(meta, dict) else None
 
 
 def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
@@ -90,7 +117,6 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
             timeout_ms=int(run.live.request_timeout_seconds * 1000))
     else:
         from papertrade.brokers.paper_fill import PaperBroker
-        from papertrade.rebalance import FillModel
 
         public = _public_client(b.exchange)
         broker = PaperBroker(
@@ -154,10 +180,9 @@ def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> 
 
 
 def _emulator_now(url: str) -> pd.Timestamp:
-    import urllib.request
+    from papertrade.brokers.ccxt_emulator import emulator_clock_ms
 
-    with urllib.request.urlopen(f"{url.rstrip('/')}/_emulator/clock", timeout=10) as response:
-        return pd.Timestamp(json.loads(response.read())["now_ms"], unit="ms", tz="UTC")
+    return pd.Timestamp(emulator_clock_ms(url), unit="ms", tz="UTC")
 
 
 def _journal_balances(folder: Path) -> dict[str, float] | None:
@@ -167,7 +192,7 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         return None
     journal = Journal(path)
     try:
-        meta = json.loads((folder / "manifest.json").read_text())
+        meta = _manifest(folder) or {}
         quote = str(meta.get("quote", "USDT"))
         balances: dict[str, float] = {quote: float(meta.get("cash", 0.0))}
         for row in journal.rows("SELECT symbol, side, qty, price, fee FROM fills"):
@@ -187,10 +212,7 @@ def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | 
     """The latest unfinished run of the same config: a plain restart carries it on."""
     candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
     for folder in reversed(candidates):
-        try:
-            status = json.loads((folder / "manifest.json").read_text()).get("status")
-        except (OSError, ValueError):
-            continue
+        status = (_manifest(folder) or {}).get("status")
         if status in ("running", "failed"):
             return folder
     return None
@@ -200,9 +222,8 @@ def _refuse_after_kill_switch(runs_dir: Path, name: str, mode: str, digest: str)
     """A plain restart must not undo the kill switch by quietly starting a fresh run."""
     folders = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
     for folder in reversed(folders):
-        try:
-            meta = json.loads((folder / "manifest.json").read_text())
-        except (OSError, ValueError):
+        meta = _manifest(folder)
+        if meta is None:
             continue
         reason = str(meta.get("stop_reason") or "")
         if reason.startswith("kill switch"):
@@ -220,10 +241,11 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
     digest = run_digest(loaded.raw, {})
     folder = resume or find_resumable(run.runs_dir, run.name, mode, digest)
     if folder is not None:
-        try:
-            meta = json.loads((folder / "manifest.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise RunFolderError(f"{folder}: cannot resume, manifest unreadable ({exc})") from None
+        read, problem = read_json(folder / "manifest.json")
+        if not isinstance(read, dict):
+            raise RunFolderError(f"{folder}: cannot resume, manifest unreadable "
+                                 f"({problem or 'not a JSON object'})")
+        meta = read
         if meta.get("name") != run.name or meta.get("mode") != mode:
             raise ConfigError(loaded.path, "--resume",
                               f"{folder.name} is a {meta.get('mode')} run of "
@@ -235,12 +257,13 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
         return folder, meta
     _refuse_after_kill_switch(run.runs_dir, run.name, mode, digest)
     folder = create_run_folder(run.runs_dir, run.name, mode, digest)
+    secrets = secret_values(loaded.raw)
     meta = manifest(folder, name=run.name, mode=mode, strategy=run.strategy.name,
                     config_file=loaded.path, quote=run.broker.quote, cash=run.broker.cash,
                     signal=getattr(strategy.params, "signal", None),
-                    start=None, end=None, data={})
+                    start=None, end=None, data={}, secrets=secrets)
     write_json(folder / "manifest.json", meta)
-    write_config(folder, loaded.raw)
+    write_config(folder, loaded.raw, secrets=secrets)
     return folder, meta
 
 
@@ -273,11 +296,13 @@ def graceful_signals(trader: LiveTrader) -> Iterator[None]:
 def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None = None,
              once: bool = False, resume: Path | None = None) -> LiveResult:
     """Run (or resume) a live paper-trading session until ``until``, ``--once`` or a stop."""
-    from papertrade.runner import export
+    from papertrade.runfolder.export import export
+    from papertrade.runner import benchmark_closes, run_tag
 
     run: RunConfig = loaded.run
     folder, meta = open_run_folder(loaded, strategy, resume)
-    sink = logger.add(folder / "run.log", level="INFO")
+    secrets = secret_values(loaded.raw)
+    sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))
     journal = Journal(folder / "journal.sqlite")
     wiring: Wiring | None = None
     try:
@@ -302,20 +327,27 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
                              max_seconds=run.live.backoff_max_seconds, sleep=pause)
         executor = OrderExecutor(wiring.broker, journal, policy, run.broker.quote,
                                  wiring.clock.now)
+        kernel = Trader(journal=journal, policy=strategy.rebalance,
+                        fills=FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps),
+                        risk=RiskEngine.from_config(run.risk), venue=BrokerVenue(wiring.broker),
+                        run_tag=run_tag(folder), dust_notional=run.live.dust_notional)
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
-                            executor=executor, run_tag=folder.name.rsplit("-", 1)[-1][:6],
-                            stop=stop)
+                            executor=executor, kernel=kernel, stop=stop)
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
-        metrics = export(folder, journal, strategy, trader.last_history, run.broker.cash)
+        metrics = export(folder, journal, traded=strategy.traded_symbols(),
+                         quote=run.broker.quote,
+                         benchmarks=benchmark_closes(strategy, trader.last_history),
+                         cash=run.broker.cash)
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)
-        finish_manifest(folder, meta, "finished")
+        finish_manifest(folder, meta, "finished", secrets=secrets)
         return LiveResult(folder, outcome.decisions, outcome.stop_reason, metrics)
     except BaseException as exc:
-        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}")
+        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
+                        secrets=secrets)
         raise
     finally:
         journal.close()

@@ -20,7 +20,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 MASK: Final = "***"
 #: shorter values are masked by key name only: replacing them by value would shred text
@@ -133,15 +136,15 @@ def redact_config(raw: Any, secrets: Collection[str] | None = None) -> Any:
     return mask(redact(raw), known)
 
 
-def masking_filter(secrets: Collection[str]) -> Callable[[dict[str, Any]], bool]:
+def masking_filter(secrets: Collection[str]) -> Callable[[Record], bool]:
     """A loguru ``filter=`` that masks ``secrets`` in each record's message (and passes it).
 
     ``logger.add(sink, filter=masking_filter(secret_values(loaded.raw)))``.
     """
     pattern = _pattern(secrets)
 
-    def keep(record: dict[str, Any]) -> bool:
-        if pattern is not None and isinstance(record.get("message"), str):
+    def keep(record: Record) -> bool:
+        if pattern is not None and isinstance(record["message"], str):
             record["message"] = pattern.sub(MASK, record["message"])
         return True
 

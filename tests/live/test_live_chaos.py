@@ -1,7 +1,8 @@
 """Chaos: the parity replay (2020-10-01 -> 2021-12-31) with more than 10 % of exchange requests
-failing across every fault kind, and the live process SIGKILLed at random points at least five
-times and restarted. Afterwards: no duplicate order, no exchange order or trade missing from the
-journal, and the exchange's balances equal what the journal's fills say."""
+failing across every fault kind, and the live process SIGKILLed five times after a random
+number of decisions (not seconds: as strict on a fast machine as on a slow one) and restarted.
+Afterwards: no duplicate order, no exchange order or trade missing from the journal, and the
+exchange's balances equal what the journal's fills say."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -67,9 +69,11 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             process = subprocess.Popen(live_command(runs, url), env=env, cwd=ROOT,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             if kills < 5:
-                try:
-                    process.wait(timeout=rng.uniform(4.0, 14.0))
-                except subprocess.TimeoutExpired:
+                # killed after a random number of new decisions, however fast the machine is
+                target = decided(runs) + rng.randint(15, 60)
+                while process.poll() is None and decided(runs) < target:
+                    time.sleep(0.01)
+                if process.poll() is None:
                     process.send_signal(signal.SIGKILL)
                     process.wait()
                     kills += 1
@@ -88,6 +92,17 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folders = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("_")]
     return {"folders": folders, "kills": kills, "orders": orders, "trades": trades,
             "state": state, "balances": balances, "stdout": out.decode()}
+
+
+def decided(runs: Path) -> int:
+    """Decisions journalled so far by the run under ``runs`` (0 before its journal exists)."""
+    for folder in runs.glob("*-emulator-*"):
+        try:
+            with sqlite3.connect(f"file:{folder / 'journal.sqlite'}?mode=ro", uri=True) as db:
+                return int(db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+    return 0
 
 
 def journal(folder: Path, sql: str) -> pd.DataFrame:
