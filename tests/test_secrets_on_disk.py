@@ -79,3 +79,6 @@ def test_live_start_writes_no_key_pasted_into_an_env_key(
     (folder,) = [p for p in runs.iterdir() if not p.name.startswith("_")]
     assert PASTED not in (folder / "config.yaml").read_text()
     assert f"api_key_env: '{MASK}'" in (folder / "config.yaml").read_text()
+    assert PASTED not in (folder / "manifest.json").read_text()
+    assert PASTED not in output
+    assert "not an environment variable name" in output

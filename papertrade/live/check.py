@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from papertrade.config import BundledSource, LoadedConfig
 from papertrade.strategies import Strategy
+from papertrade.util.secrets import ENV_NAME
 
 
 def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], None]) -> list[str]:
@@ -31,7 +32,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
         from papertrade.brokers.ccxt_sandbox import describe_sandbox
 
         for env, what in ((b.api_key_env, "API key"), (b.secret_env, "API secret")):
-            report(bool(os.environ.get(env)), f"{what} in ${env}",
+            report(bool(os.environ.get(env)), f"{what} in {_shown(env)}",
                    f"export {env}=... (testnet keys; the value is never written anywhere)")
         usable, mechanism = describe_sandbox(b.exchange)
         if usable:
@@ -54,7 +55,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
                "the emulator client talks to this machine only: point it at `papertrade "
                "exchange serve` (http://127.0.0.1:PORT)")
         for env in (b.emulator.api_key_env, b.emulator.secret_env):
-            report(bool(os.environ.get(env)), f"emulator credential in ${env}",
+            report(bool(os.environ.get(env)), f"emulator credential in {_shown(env)}",
                    f"export {env}=... as printed by `papertrade exchange serve`")
     else:
         report(True, "no keys needed" + (" (in-process emulator)" if b.mode == "emulator"
@@ -69,3 +70,8 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
                    f"the bundled file is history only: set data.symbols.{symbol} to "
                    "{source: yfinance, ticker: ...} or {source: csv, path: ...}")
     return problems
+
+
+def _shown(env: str) -> str:
+    """``$NAME`` for a variable name; never echo a value pasted where a name belongs."""
+    return f"${env}" if ENV_NAME.fullmatch(env) else "(not a variable name: a pasted key?)"

@@ -6,9 +6,7 @@ jumps instead of sleeping and may move an exchange emulator's market clock along
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 from collections.abc import Callable
 from typing import Protocol
 
@@ -66,18 +64,3 @@ class SimulatedClock:
             if self._on_move is not None:
                 self._on_move(when)
         return not stop.is_set()
-
-
-def emulator_clock_mover(base_url: str) -> Callable[[pd.Timestamp], None]:
-    """Move a running emulator's market clock (its ``/_emulator/clock`` control route)."""
-
-    def move(when: pd.Timestamp) -> None:
-        body = json.dumps({"to": utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
-        request = urllib.request.Request(
-            f"{base_url.rstrip('/')}/_emulator/clock", data=body, method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-
-    return move

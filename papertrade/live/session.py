@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
 from papertrade.errors import ConfigError, RunFolderError
 from papertrade.journal import Journal
-from papertrade.live.clock import Clock, SimulatedClock, WallClock, emulator_clock_mover, utc
+from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.loop import LiveTrader
@@ -175,8 +176,14 @@ def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> 
     broker = CcxtBroker.for_emulator(url, key, secret, b.quote, timeout_ms=timeout_ms)
     client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
     if b.emulator.url is not None:
-        clock = SimulatedClock(_emulator_now(url), on_move=emulator_clock_mover(url))
+        clock = SimulatedClock(_emulator_now(url), on_move=partial(_move_emulator_clock, url))
     return Wiring(broker, clock, lambda: client, "emulator", start, cleanup)
+
+
+def _move_emulator_clock(url: str, when: pd.Timestamp) -> None:
+    from papertrade.brokers.ccxt_emulator import move_emulator_clock
+
+    move_emulator_clock(url, utc(when).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _emulator_now(url: str) -> pd.Timestamp:
