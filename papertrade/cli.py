@@ -105,6 +105,10 @@ def live(
                       resume=resume)
     typer.echo(f"{result.decisions} decisions; stopped: {result.stop_reason}")
     print_summary(result.folder, result.metrics)
+    if result.stop_reason.startswith("kill switch"):
+        from papertrade.errors import RailTriggered
+
+        raise RailTriggered(f"{result.stop_reason} (run folder {result.folder})")
 
 
 @app.command()
@@ -157,7 +161,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        typer.echo(f"error: {exc}", err=True)
+        from papertrade.util.text import one_line
+
+        typer.echo(f"error: {one_line(str(exc), 500)}", err=True)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

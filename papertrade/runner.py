@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from loguru import logger
 
 from papertrade.config import LoadedConfig
@@ -28,6 +27,7 @@ from papertrade.runfolder import (
     finish_manifest,
     manifest,
     run_digest,
+    run_tag,
     write_config,
     write_json,
 )
@@ -162,27 +162,11 @@ def _execute(
         journal.commit()
         logger.info("done: final value {:.2f}", report.final_value)
         return export(folder, journal, traded=strategy.traded_symbols(),
-                      quote=run.broker.quote, benchmarks=benchmark_closes(strategy, history),
+                      quote=run.broker.quote, benchmarks={s: history.dated_closes(s)
+                                                  for s in strategy.benchmark_symbols()},
                       cash=run.broker.cash)
     finally:
         journal.close()
-
-
-def run_tag(folder: Path) -> str:
-    """The run's tag in client order ids: the first 6 characters of the folder's hash."""
-    return folder.name.rsplit("-", 1)[-1][:6]
-
-
-def benchmark_closes(strategy: Strategy, history: MarketHistory | None
-                     ) -> dict[str, pd.Series]:
-    """Each benchmark symbol's closes on its own calendar (index: bar date)."""
-    if history is None:
-        return {}
-    out = {}
-    for symbol in strategy.benchmark_symbols():
-        native = history.native(symbol)
-        out[symbol] = pd.Series(native["close"].to_numpy(), index=pd.DatetimeIndex(native["date"]))
-    return out
 
 
 def _write_report(folder: Path) -> None:

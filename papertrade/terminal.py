@@ -45,4 +45,9 @@ def print_summary(folder: Path, metrics: dict[str, Any], console: Console | None
         f"turnover {_num(metrics.get('turnover'), '.1f')}x",
         soft_wrap=True,
     )
+    if metrics.get("kill_switch"):
+        console.print(f"[bold red]{metrics['kill_switch']}[/]", soft_wrap=True)
+    if metrics.get("rail_cuts"):
+        console.print(f"risk rails cut {metrics['rail_cuts']} orders (the rest was deferred; "
+                      "see the journal's rail events)", soft_wrap=True)
     console.print(f"run folder: {folder}", soft_wrap=True)

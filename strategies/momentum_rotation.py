@@ -54,6 +54,11 @@ class MomentumRotation(Strategy):
     def benchmark_symbols(self) -> list[str]:
         return [self.params.universe[0]]
 
+    @property
+    def warmup(self) -> int:
+        """A decision depends on the momentum window before the last two rebalance days."""
+        return self.params.lookback_days + 15
+
     def decide(self, history: MarketHistory) -> Decisions:
         p = self.params
         closes = history.closes(self.traded_symbols())

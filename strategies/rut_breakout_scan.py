@@ -189,14 +189,22 @@ class Scan:
             return self.last
         if n:
             self.until = pd.Timestamp(new[-1])
-        frame = pd.DataFrame(inputs, columns=INPUT_COLUMNS, index=new)
-        frame["signal_date"] = pd.to_datetime(frame["signal_date"]).dt.strftime("%Y-%m-%d")
+        columns = list(zip(*inputs, strict=True)) if n else [()] * len(INPUT_COLUMNS)
+        signal_dates = pd.DatetimeIndex(np.asarray(columns[0], dtype="datetime64[ns]"))
+        frame = pd.DataFrame({
+            "signal_date": np.where(signal_dates.isna(), np.nan,
+                                    signal_dates.strftime("%Y-%m-%d").to_numpy(dtype=object)),
+            **{c: np.asarray(v, dtype=float) for c, v in zip(INPUT_COLUMNS[1:5], columns[1:5],
+                                                              strict=True)},
+            "in_market": np.asarray(columns[5], dtype=np.int64),
+            "rotated": np.asarray(columns[6], dtype=np.int64),
+            "btc_close": np.asarray(columns[7], dtype=float),
+        }, index=new)
         decided = Decisions(
             weights=pd.DataFrame(weights, index=new, columns=cols),
             events=pd.Series(events, index=new, dtype=object),
             reasons=pd.Series(reasons, index=new, dtype=object),
-            inputs=frame.astype({c: float for c in INPUT_COLUMNS[1:]
-                                 if c not in ("in_market", "rotated")}),
+            inputs=frame,
         )
         if n:
             self.last = Decisions(decided.weights.iloc[-1:], decided.events.iloc[-1:],
@@ -226,15 +234,17 @@ class Scan:
 
 def _at(frame: pd.DataFrame, column: str, times: pd.DatetimeIndex) -> np.ndarray:
     """``frame[column]`` at exactly ``times`` (its index: availability times), NaN/NaT where
-    no bar closed then: ``reindex`` for a sorted index, without building a hash table."""
-    values = frame[column].to_numpy()
-    index = frame.index
-    pos = np.minimum(index.searchsorted(times), max(len(index) - 1, 0))
-    hit = (index[pos] == times) if len(index) else np.zeros(len(times), dtype=bool)
+    no bar closed then: ``reindex`` for a sorted index, on plain numpy arrays."""
+    values = frame[column].values
+    stamps = pd.DatetimeIndex(frame.index)
+    index = stamps.asi8  # integer instants in the index's own unit, no copy
+    wanted = times.as_unit(stamps.unit).asi8
     if values.dtype.kind == "M":
         out = np.full(len(times), np.datetime64("NaT"), dtype=values.dtype)
     else:
         out = np.full(len(times), np.nan)
     if len(index):
+        pos = np.minimum(np.searchsorted(index, wanted), len(index) - 1)
+        hit = index[pos] == wanted
         out[hit] = values[pos[hit]]
     return out

@@ -26,6 +26,7 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
+from papertrade.data.history import MarketHistory
 from papertrade.errors import ConfigError, RunFolderError
 from papertrade.journal import Journal
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
@@ -40,6 +41,7 @@ from papertrade.runfolder import (
     manifest,
     read_json,
     run_digest,
+    run_tag,
     write_config,
     write_json,
 )
@@ -58,6 +60,13 @@ class Wiring:
     exchange_label: str
     history_start: dt.date
     cleanup: Callable[[], None]
+
+
+def benchmarks(strategy: Strategy, history: MarketHistory | None) -> dict[str, pd.Series]:
+    """The benchmark symbols' closes on their own calendars (none before any history)."""
+    if history is None:
+        return {}
+    return {s: history.dated_closes(s) for s in strategy.benchmark_symbols()}
 
 
 class BrokerVenue:
@@ -304,7 +313,6 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
              once: bool = False, resume: Path | None = None) -> LiveResult:
     """Run (or resume) a live paper-trading session until ``until``, ``--once`` or a stop."""
     from papertrade.runfolder.export import export
-    from papertrade.runner import benchmark_closes, run_tag
 
     run: RunConfig = loaded.run
     folder, meta = open_run_folder(loaded, strategy, resume)
@@ -346,7 +354,7 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
         metrics = export(folder, journal, traded=strategy.traded_symbols(),
                          quote=run.broker.quote,
-                         benchmarks=benchmark_closes(strategy, trader.last_history),
+                         benchmarks=benchmarks(strategy, trader.last_history),
                          cash=run.broker.cash)
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)

@@ -151,3 +151,8 @@ def finish_manifest(folder: Path, payload: dict[str, Any], status: str,
     payload = {**payload, "status": status, "error": error,
                "finished_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")}
     write_json(folder / MANIFEST, _masked(payload, secrets))
+
+
+def run_tag(folder: Path) -> str:
+    """A run's tag in client order ids: the first 6 characters of its folder's hash."""
+    return folder.name.rsplit("-", 1)[-1][:6]
