@@ -90,6 +90,9 @@ class LiveBroker(Protocol):
     def last_price(self, symbol: str) -> float:
         """The price a market order would be referenced to now."""
 
+    def last_prices(self, symbols: list[str]) -> dict[str, float]:
+        """:meth:`last_price` of several symbols (in one request where the venue can)."""
+
     def market_order(self, symbol: str, side: Side, qty: float,
                      client_order_id: str) -> OrderState:
         """Send a market order carrying our own client order id."""

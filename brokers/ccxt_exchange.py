@@ -206,10 +206,17 @@ class CcxtBroker:
     def last_price(self, symbol: str) -> float:
         """The ticker's last price (its close when there is no last)."""
         ticker = self._call(f"fetch_ticker {symbol}", self._client.fetch_ticker, symbol)
-        price = ticker.get("last") or ticker.get("close")
-        if not price or not math.isfinite(float(price)) or float(price) <= 0:
-            raise BrokerUnavailable(f"fetch_ticker {symbol}: no last price")
-        return float(price)
+        return _ticker_price(symbol, ticker)
+
+    def last_prices(self, symbols: list[str]) -> dict[str, float]:
+        """:meth:`last_price` of several symbols in one request (``fetch_tickers``)."""
+        if len(symbols) <= 1 or not self._client.has.get("fetchTickers"):
+            return {s: self.last_price(s) for s in symbols}
+        tickers = self._call("fetch_tickers", self._client.fetch_tickers, list(symbols))
+        missing = [s for s in symbols if s not in tickers]
+        if missing:
+            raise BrokerUnavailable(f"fetch_tickers: no ticker for {', '.join(missing)}")
+        return {s: _ticker_price(s, tickers[s]) for s in symbols}
 
     # ------------------------------------------------------------------ orders
 
@@ -334,3 +341,11 @@ class CcxtBroker:
             fee=float(info.get("commission", fee.get("cost")) or 0.0),
             fee_currency=str(info.get("commissionAsset") or fee.get("currency") or ""),
         )
+
+
+def _ticker_price(symbol: str, ticker: dict[str, Any]) -> float:
+    """A ticker's last price (its close when there is no last); BrokerUnavailable if none."""
+    price = ticker.get("last") or ticker.get("close")
+    if not price or not math.isfinite(float(price)) or float(price) <= 0:
+        raise BrokerUnavailable(f"fetch_ticker {symbol}: no last price")
+    return float(price)

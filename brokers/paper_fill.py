@@ -85,6 +85,10 @@ class PaperBroker:
             qty = float(Decimal(repr(qty)) // step * step)
         return qty if qty >= rules.min_amount and qty > 0 else 0.0
 
+    def last_prices(self, symbols: list[str]) -> dict[str, float]:
+        """:meth:`last_price` of each symbol."""
+        return {s: self.last_price(s) for s in symbols}
+
     def last_price(self, symbol: str) -> float:
         """``price_source(symbol)``; BrokerUnavailable when it fails or gives no usable price
         (its own Broker errors pass through; any other error becomes a one-line

@@ -54,8 +54,9 @@ def build_strategy(loaded: LoadedConfig) -> Strategy:
     )
     check_symbols(strategy.symbol_keys(), run.data, loaded.path)
     quote = run.broker.quote
+    traded = set(strategy.traded_symbols())  # once: a universe may list thousands of symbols
     for key, symbol in strategy.symbol_keys().items():
-        if symbol in strategy.traded_symbols() and symbol.split("/")[-1] != quote:
+        if symbol in traded and symbol.split("/")[-1] != quote:
             raise ConfigError(
                 loaded.path, key, f"'{symbol}' is not quoted in broker.quote {quote}",
                 f"trade */{quote} pairs or set broker.quote to {symbol.split('/')[-1]}",

@@ -33,7 +33,7 @@ from papertrade.strategies.base import (
     StrategyParams,
 )
 from papertrade.strategies.rut_breakout_scan import REGIME_COLUMNS, Regime, Scan
-from papertrade.strategies.signals import momentum
+from papertrade.strategies.signals import returns
 
 
 class BreakoutParams(StrategyParams):
@@ -171,15 +171,24 @@ class RutBreakoutRotation(Strategy):
         rot = self.params.rotation
         return rot.trigger_days if rot.trigger == "days_since_entry" else 0
 
-    def _trigger(self, btc: pd.Series, alts: pd.DataFrame, rot: RotationParams) -> pd.Series:
+    def _trigger(self, btc: np.ndarray, alts: np.ndarray, rot: RotationParams) -> np.ndarray:
+        """Whether the rotation trigger holds at each row of the ``btc`` closes (1-D) and the
+        ``alts`` closes (rows x alts); needs ``trigger_days`` rows before the first one asked."""
         if rot.trigger in ("never", "days_since_entry"):
-            return pd.Series(rot.trigger != "never", index=btc.index)
+            return np.full(len(btc), rot.trigger != "never")
+        d = rot.trigger_days
         if rot.trigger == "btc_new_high":
-            high = btc.rolling(rot.trigger_days, min_periods=rot.trigger_days).max().shift(1)
-            return (btc > high).fillna(False)
-        alt_ret = momentum(alts, rot.trigger_days).mean(axis=1, skipna=True)
-        btc_ret = momentum(btc.to_frame(), rot.trigger_days).iloc[:, 0]
-        return (alt_ret > btc_ret).fillna(False)
+            high = np.full(len(btc), np.nan)
+            if len(btc) > d:  # the prior d closes, all present
+                windows = np.lib.stride_tricks.sliding_window_view(btc[:-1], d)
+                high[d:] = windows.max(axis=1)
+            with np.errstate(invalid="ignore"):
+                return np.asarray(btc > high)
+        alt_ret, btc_ret = returns(alts, d), returns(btc, d)
+        counts = (~np.isnan(alt_ret)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counts > 0, np.nansum(alt_ret, axis=1) / counts, np.nan)
+            return np.asarray(mean > btc_ret)
 
     def _top_alts(self, mom: np.ndarray) -> list[int]:
         """Positions of the top-K alts by momentum (ties: config order); NaN never ranks."""

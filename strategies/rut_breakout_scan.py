@@ -23,7 +23,7 @@ import pandas as pd
 
 from papertrade.data.history import MarketHistory
 from papertrade.strategies.base import WEEKDAYS, Decisions
-from papertrade.strategies.signals import confirmation_points, drought, momentum, prior_high
+from papertrade.strategies.signals import confirmation_points, drought, prior_high, returns
 
 if TYPE_CHECKING:
     from papertrade.strategies.rut_breakout_rotation import RutBreakoutRotation
@@ -46,7 +46,7 @@ class Regime:
         self.entry_time, self.entry_level = -1, math.nan
         self.done: tuple[int, int] = (-1, -1)  # the last (time ns, row) processed
         self.row: tuple[Any, ...] = _NAN_ROW  # the state after it, as a regime row
-        self._native: pd.DataFrame | None = None
+        self._loaded: tuple[int, object] | None = None  # (rows, last index) loaded
         self._pending: list[tuple[int, int]] = []  # moments to process, latest first
         self._confirm_at: dict[int, int] = {}
         self._times = self._close = self._level = self._dry = self._ma = self._dates = (
@@ -55,7 +55,8 @@ class Regime:
     def load(self, native: pd.DataFrame) -> None:
         """Take the signal's bars (index: availability time) as they are now: the vectorised
         series, and the moments not processed yet, in time order."""
-        if native is self._native:
+        key = (len(native), native.index[-1] if len(native) else None)
+        if key == self._loaded:  # histories only grow: same length and last bar, same bars
             return
         p = self.strategy.params
         close = native["close"].reset_index(drop=True)
@@ -79,7 +80,7 @@ class Regime:
         self._ma = (close.rolling(p.exit.ma_days).mean().to_numpy() if p.exit.ma_days
                     else np.full(len(close), np.nan))
         self._dates = native["date"].to_numpy()
-        self._native = native
+        self._loaded = key
 
     def advance(self, horizon: pd.Timestamp, *, keep: bool = False) -> list[tuple[Any, ...]]:
         """Process every loaded moment up to ``horizon`` inclusive.
@@ -138,12 +139,10 @@ class Scan:
         cols = s.traded_symbols()
         lookback = max(rot.momentum_days, rot.trigger_days) + 1
         window = clock[max(0, k0 - lookback):]
-        closes = pd.DataFrame({c: _at(history.native(c), "close", window) for c in cols},
-                              index=window)
-        alts = closes[list(p.alts)]
-        trig = s._trigger(closes[p.btc], alts, rot).to_numpy(dtype=bool)
-        mom = momentum(alts, rot.momentum_days).to_numpy()
-        btc, alt_closes = closes[p.btc].to_numpy(), alts.to_numpy()
+        closes = np.column_stack([_at(history.native(c), "close", window) for c in cols])
+        btc, alt_closes = closes[:, 0], closes[:, 1:]
+        trig = s._trigger(btc, alt_closes, rot)
+        mom = returns(alt_closes, rot.momentum_days)
         new = clock[k0:]
         off = len(window) - len(new)
         scheduled = self._scheduled(history, new)
@@ -229,6 +228,8 @@ class Scan:
         for symbol in history.traded:
             found = _at(history.native(symbol), "date", times)
             labels = np.where(np.isnat(labels), found, labels)
+            if not np.isnat(labels).any():
+                break
         return np.asarray(pd.DatetimeIndex(labels).day_of_week == WEEKDAYS.index(policy.weekday))
 
 

@@ -72,3 +72,11 @@ def confirmation_points(
 def momentum(close: pd.DataFrame, days: int) -> pd.DataFrame:
     """Return over the last ``days`` rows; NaN where the history is shorter."""
     return close / close.shift(days) - 1.0
+
+
+def returns(close: np.ndarray, days: int) -> np.ndarray:
+    """:func:`momentum` on plain arrays (rows: time): the same values, bit for bit."""
+    out = np.full(close.shape, np.nan)
+    if len(close) > days:
+        out[days:] = close[days:] / close[:-days] - 1.0
+    return out

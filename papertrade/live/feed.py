@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from papertrade.config import BundledSource, CsvSource, DataConfig
-from papertrade.data.bars import COLUMNS
+from papertrade.data.bars import COLUMNS, available_at
 from papertrade.data.history import MarketHistory, SymbolBars
 from papertrade.data.sources import checked_bars, load_symbol, max_staleness
-from papertrade.data.validate import validate_bars
+from papertrade.data.validate import check_rows
 from papertrade.errors import DataError
 
 _DAY_MS = 86_400_000
@@ -79,27 +80,47 @@ class LiveMarketFeed:
         self.origins[symbol] = loaded.origin
         return loaded.bars
 
-    def _appended(self, symbol: str, known: SymbolBars, now: pd.Timestamp) -> SymbolBars:
-        """``known`` with the candles that closed since its last bar, validated."""
+    def _new_rows(self, symbol: str, known: SymbolBars, now: pd.Timestamp
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The candles that closed since ``known``'s last bar: their dates (ms) and values
+        (open, high, low, close, volume), each row checked by the row rules of a full load
+        (:func:`check_rows`), dated after the last bar and not ahead of ``now``."""
         assert self.make_client is not None
-        last = pd.Timestamp(known.frame["date"].iloc[-1])
-        since_ms = int(last.value // 1_000_000) + _DAY_MS
-        where = f"{self.exchange_label} {symbol}"
+        last_ms = int(known.frame.index[-1].value // 1_000_000) - _DAY_MS  # the bar's date
         try:
             candles = self.make_client().fetch_ohlcv(symbol, self.data.timeframe,
-                                                     since=since_ms, limit=1000)
+                                                     since=last_ms + _DAY_MS, limit=1000)
         except Exception as exc:  # any client failure is a data outage for this decision
             raise DataError(f"{symbol}: cannot refresh candles from {self.exchange_label} "
                             f"({type(exc).__name__})") from None
-        new = _closed_rows(candles, int(now.value // 1_000_000), after=last)
-        if new.empty:
-            return known
-        # the new rows with the last known one: order, duplicates, values and range checked
-        # by the same rules as a full load, on a frame of a few rows
-        validate_bars(pd.concat([known.frame.iloc[-1:].set_index("date"), new]),
-                      where=where, calendar="crypto")
-        stamped = SymbolBars.from_bars(symbol, "crypto", new)
-        return SymbolBars(symbol, "crypto", pd.concat([known.frame, stamped.frame]))
+        now_ms = int(now.value // 1_000_000)
+        rows = sorted({int(c[0]): c for c in candles
+                       if c and c[0] is not None and last_ms < int(c[0]) <= now_ms - _DAY_MS
+                       }.items())
+        dates = np.array([ms for ms, _ in rows], dtype="datetime64[ms]")
+        values = np.array([[np.nan if v is None else float(v) for v in c[1:6]]
+                           for _, c in rows], dtype="float64").reshape(len(rows), 5)
+        values[:, 4] = np.nan_to_num(values[:, 4], nan=0.0)
+        if len(rows):
+            check_rows(values[:, :4], values[:, 4], dates, f"{self.exchange_label} {symbol}")
+        return dates, values
+
+    def _append(self, new: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Stamp the new rows of every symbol with their availability and append them to the
+        symbols' bars (one frame built for all symbols: pandas costs per call, not per row)."""
+        model = self._exchange[next(iter(new))].frame
+        dates = pd.DatetimeIndex(np.concatenate([d for d, _ in new.values()]), name="date")
+        rows = pd.DataFrame(np.concatenate([v for _, v in new.values()]),
+                            columns=list(COLUMNS),
+                            index=available_at(dates, "crypto").as_unit(model.index.unit)
+                            .rename(model.index.name))
+        rows.insert(0, "date", dates.as_unit(model["date"].dt.unit))
+        at = 0
+        for symbol, (_dates, values) in new.items():
+            known = self._exchange[symbol].frame
+            part = rows.iloc[at:at + len(values)]
+            self._exchange[symbol] = SymbolBars(symbol, "crypto", pd.concat([known, part]))
+            at += len(values)
 
     def _configured_bars(self, symbol: str) -> SymbolBars:
         if symbol in self._static:
@@ -113,18 +134,21 @@ class LiveMarketFeed:
     def history(self, now: pd.Timestamp) -> MarketHistory:
         """Everything the sources hold at ``now``; bars closing later than ``now`` may be
         there for configured files: truncate at the decision time before deciding."""
-        bars: dict[str, SymbolBars] = {}
-        new_times: list[pd.DatetimeIndex] = []
+        new: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for symbol in self.symbols:
             if not self._from_exchange(symbol):
-                bars[symbol] = self._configured_bars(symbol)
                 continue
-            known = self._exchange.get(symbol)
-            bars[symbol] = (self._first_load(symbol, now) if known is None
-                            else self._appended(symbol, known, now))
-            self._exchange[symbol] = bars[symbol]
-            if known is not None and len(bars[symbol].frame) > len(known.frame):
-                new_times.append(bars[symbol].frame.index[len(known.frame):])
+            if symbol not in self._exchange:
+                self._exchange[symbol] = self._first_load(symbol, now)
+            else:
+                dates, values = self._new_rows(symbol, self._exchange[symbol], now)
+                if len(values):
+                    new[symbol] = (dates, values)
+        if new:
+            self._append(new)
+        bars = {s: self._exchange[s] if self._from_exchange(s) else self._configured_bars(s)
+                for s in self.symbols}
+        new_times = [self._exchange[s].frame.index[-len(v):] for s, (_d, v) in new.items()]
         previous = self._history
         if previous is None or any(not self._from_exchange(s) for s in self.traded):
             history = MarketHistory.build(bars, self.traded, start=pd.Timestamp(self.start),
@@ -139,14 +163,3 @@ class LiveMarketFeed:
         self._history = history
         return history
 
-
-def _closed_rows(candles: list[list[Any]], now_ms: int, after: pd.Timestamp) -> pd.DataFrame:
-    """ccxt ``[ms, o, h, l, c, v]`` candles closed by ``now_ms`` and dated after ``after``,
-    as a bars frame (the forming candle is dropped)."""
-    rows = [c[:6] for c in candles
-            if c and c[0] is not None and int(c[0]) + _DAY_MS <= now_ms
-            and int(c[0]) > after.value // 1_000_000]
-    dates = pd.DatetimeIndex(pd.to_datetime([int(r[0]) for r in rows], unit="ms"), name="date")
-    values = [[float("nan") if v is None else float(v) for v in r[1:6]] for r in rows]
-    frame = pd.DataFrame(values, index=dates, columns=list(COLUMNS), dtype="float64")
-    return frame.loc[~frame.index.duplicated(keep="last")].sort_index()

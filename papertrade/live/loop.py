@@ -89,9 +89,10 @@ class LiveTrader:
         return cash, {s: q for s, q in positions.items() if q > 0}
 
     def prices(self, symbols: list[str]) -> dict[str, float]:
-        """Current reference prices."""
-        return {s: self.executor.call(f"price {s}", partial(self.broker.last_price, s))
-                for s in symbols}
+        """Current reference prices (one request where the venue can)."""
+        if not symbols:
+            return {}
+        return self.executor.call("prices", partial(self.broker.last_prices, symbols))
 
     def mark(self, time: pd.Timestamp, label: str) -> float:
         """Journal equity and positions at current prices (the kernel's mark); returns equity."""
