@@ -4,10 +4,22 @@ Loading is strict: YAML syntax errors, duplicate keys, unknown keys and wrong ty
 :class:`~papertrade.errors.ConfigError` with the file, the dotted key and what to do about it.
 ``${VAR}`` and ``${VAR:-default}`` are interpolated from the environment in string values;
 ``--set a.b=value`` overrides are applied before validation.
+
+Hostile or broken input fails fast, as one line of bounded length (the file is cut at 200
+characters, the key at 100, the problem and the fix at 200 each: no message echoes kilobytes
+of input):
+
+- a config file larger than 1 MB, nested deeper than 32 levels, whose YAML aliases would
+  expand to more than 10,000 nodes (an "alias bomb") or refer to themselves (a recursive
+  structure) is refused *before* it is expanded (so are ``--set`` values);
+- every number anywhere in the config (strategy parameters included) must be finite and
+  within +-1e15; the typed sections add their own documented ranges
+  (see :mod:`papertrade.config_models`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -36,6 +48,7 @@ from papertrade.config_models import (
 )
 from papertrade.errors import ConfigError
 from papertrade.util.paths import resolve_path
+from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
 __all__ = [
@@ -56,12 +69,18 @@ __all__ = [
     "SymbolSource",
     "YFinanceSource",
     "apply_overrides",
+    "capped",
     "json_schema",
     "load_config",
     "read_yaml",
 ]
 
 # --------------------------------------------------------------------------- YAML loading
+
+MAX_CONFIG_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_NODES = 10_000
+MAX_ABS_NUMBER = 10**15
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -72,6 +91,11 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool | None):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a plain value, not a {type(key).__name__}",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -96,6 +120,69 @@ _StrictLoader.add_constructor(
 )
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _check_shape(text: str, file: str, where: str = "") -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH, expanding to more than MAX_NODES nodes, or
+    recursive (an alias inside the value it names).
+
+    Runs on the parser's event stream (no recursion, nothing expanded): each anchor's expanded
+    size and height are known when it closes, so an alias costs what it would expand to.
+    """
+    stack: list[list[Any]] = []  # [anchor, expanded size, height] of each open collection
+    anchors: dict[str, tuple[int, int]] = {}
+    done = 0  # expanded size of the closed top-level nodes
+
+    def refuse(event: yaml.Event, problem: str, fix: str) -> ConfigError:
+        mark = event.start_mark
+        return ConfigError(file, where or (f"line {mark.line + 1}" if mark else ""), problem, fix)
+
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1, 1])
+            if len(stack) > MAX_DEPTH:
+                raise refuse(event, f"nested deeper than {MAX_DEPTH} levels",
+                             "flatten the structure")
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size, height = stack.pop()
+            if anchor:
+                anchors[anchor] = (size, height)
+        elif isinstance(event, yaml.ScalarEvent):
+            size, height = 1, 0
+            if event.anchor:
+                anchors[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.AliasEvent):
+            if any(entry[0] == event.anchor for entry in stack):
+                raise refuse(event, f"the alias *{one_line(str(event.anchor), 40)} refers to a "
+                             "value that contains it (a recursive structure)",
+                             "write the values out")
+            size, height = anchors.get(event.anchor or "", (1, 0))
+        else:
+            continue
+        if len(stack) + height > MAX_DEPTH:
+            raise refuse(event, f"nested deeper than {MAX_DEPTH} levels (through an alias)",
+                         "flatten the structure")
+        if stack:
+            stack[-1][1] += size
+            stack[-1][2] = max(stack[-1][2], height + 1)
+        else:
+            done += size
+        if done + sum(entry[1] for entry in stack) > MAX_NODES:
+            raise refuse(event, f"expands to more than {MAX_NODES:,} values (YAML aliases)",
+                         "write the values out instead of nesting aliases")
+
+
+def _load_text(text: str, file: str, where: str = "") -> Any:
+    """Parse YAML text with the strict loader once its shape is known to be bounded."""
+    _check_shape(text, file, where)
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. int('9' * 5000)
+        raise ConfigError(file, where, f"YAML value cannot be read ({one_line(str(exc), 80)})",
+                          "fix the value") from None
 
 
 def _interpolate(value: Any, file: str, key: str, env: Mapping[str, str]) -> Any:
@@ -128,13 +215,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping strictly; every failure is a one-line ConfigError."""
     file = str(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(file, "", f"larger than {MAX_CONFIG_BYTES:,} bytes",
+                              "a run config is a few hundred lines at most")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "", f"cannot read: {exc}", "pass a UTF-8 YAML file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(file, "", f"cannot read: {one_line(str(exc), 120)}",
+                          "pass a UTF-8 YAML file") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = _load_text(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
@@ -167,13 +258,16 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) ->
             )
         key, _, text = item.partition("=")
         key = key.strip()
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
         parts = key.split(".")
         if not all(parts):
             raise ConfigError(file, key, "empty key segment", "write e.g. strategy.params.x=1")
+        if len(parts) > MAX_DEPTH:
+            raise ConfigError(file, key, f"nested deeper than {MAX_DEPTH} levels",
+                              "override an existing key")
+        try:
+            value = _load_text(text, file, key) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
         node = result
         for part in parts[:-1]:
             child = node.get(part)
@@ -208,25 +302,66 @@ def load_config(
     )
 
     file = str(path)
-    raw = read_yaml(Path(path))
-    raw = _interpolate(raw, file, "", os.environ if env is None else env)
-    raw = apply_overrides(raw, overrides, file)
     try:
-        run = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise format_validation_error(exc, file, RunConfig) from None
-    strategy_cls = get_strategy(run.strategy.name, file=file)
-    strategy_cls.parse_params(run.strategy.params, file=file)
-    base = Path(path).resolve().parent
-    _check_csv_paths(run, file, base)
+        raw = read_yaml(Path(path))
+        raw = _interpolate(raw, file, "", os.environ if env is None else env)
+        raw = apply_overrides(raw, overrides, file)
+        _check_numbers(raw, file)
+        try:
+            run = RunConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise format_validation_error(exc, file, RunConfig) from None
+        strategy_cls = get_strategy(run.strategy.name, file=file)
+        strategy_cls.parse_params(run.strategy.params, file=file)
+        base = Path(path).resolve().parent
+        _check_csv_paths(run, file, base)
+    except ConfigError as exc:
+        raise capped(exc) from None
     return LoadedConfig(path=file, raw=raw, run=run)
+
+
+def capped(exc: ConfigError) -> ConfigError:
+    """The same error, each part folded to one line and cut to a bounded length."""
+    return ConfigError(one_line(exc.file, 200), one_line(exc.key, 100),
+                       one_line(exc.problem, 200), one_line(exc.fix, 200))
+
+
+def _check_numbers(raw: Any, file: str) -> None:
+    """Every number in the config is finite and within +-MAX_ABS_NUMBER (iterative walk)."""
+    pending: list[tuple[str, Any]] = [("", raw)]
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((_join(key, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(file, key, f"not a finite number (got {value})",
+                              "write a finite number, or null where the key allows none")
+        elif isinstance(value, int | float) and not isinstance(value, bool) and (
+                abs(value) > MAX_ABS_NUMBER):
+            raise ConfigError(file, key, f"{_show_number(value)} is out of range",
+                              f"use a number between -{MAX_ABS_NUMBER:.0e} and "
+                              f"{MAX_ABS_NUMBER:.0e} (papertrade schema gives each key's range)")
+
+
+def _show_number(value: float) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return f"{value:.6g}"
 
 
 def _check_csv_paths(run: RunConfig, file: str, base: Path) -> None:
     for symbol, source in run.data.symbols.items():
         if isinstance(source, CsvSource):
-            resolved = resolve_path(source.path, base)
-            if not resolved.is_file():
+            try:
+                resolved = resolve_path(source.path, base)
+                found = resolved.is_file()
+            except (OSError, ValueError) as exc:
+                raise ConfigError(file, f"data.symbols.{symbol}.path",
+                                  f"unusable path ({one_line(str(exc), 80)})",
+                                  "fix the path") from None
+            if not found:
                 raise ConfigError(
                     file, f"data.symbols.{symbol}.path", f"CSV file not found: {resolved}",
                     "fix the path (relative paths are read from the config's folder "

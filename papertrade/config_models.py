@@ -1,6 +1,12 @@
 """The run configuration's typed, frozen models (the public contract of the YAML keys).
 
 Loading, interpolation and error messages live in :mod:`papertrade.config`.
+
+Every number is finite (``.inf``/``.nan`` are refused everywhere) and has a documented range:
+``broker.cash`` 1 to 1e12; ``broker.fee_bps``/``slippage_bps``/``emulator.spread_bps`` 0 to
+1000; ``risk.max_order_notional`` up to 1e12; ``risk.max_daily_turnover`` up to 1000;
+``data.max_staleness.*`` above 0 up to 3660 days; ``data.start``/``data.end`` 1900-01-01 to
+2200-12-31; the live loop's delays up to a day (backoff up to an hour).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 class Frozen(BaseModel):
     """Base of every config model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 Calendar = Literal["crypto", "us_equity"]
@@ -65,17 +71,39 @@ class StrategyConfig(Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+EARLIEST_START = dt.date(1900, 1, 1)
+LATEST_END = dt.date(2200, 12, 31)
+
+
+class MaxStaleness(Frozen):
+    """How old (calendar days) an as-of joined value may be at a decision before it counts as
+    missing instead of being carried forward; per calendar."""
+
+    us_equity: float = Field(
+        default=7.0, gt=0, le=3660,
+        description="index/stock sessions: 7 calendar days = 5 sessions (the longest closure "
+        "in the bundled RUT, 9/11, lasted 6 days)",
+    )
+    crypto: float = Field(default=2.0, gt=0, le=3660, description="24/7 markets")
+
+
 class DataConfig(Frozen):
     """Market data: window, bar size, and where each symbol comes from."""
 
     timeframe: Literal["1d"] = "1d"
-    start: dt.date | None = None
-    end: dt.date | None = Field(default=None, description="null: latest available")
+    start: dt.date | None = Field(default=None, ge=EARLIEST_START, le=LATEST_END)
+    end: dt.date | None = Field(
+        default=None, ge=EARLIEST_START, le=LATEST_END, description="null: latest available"
+    )
     symbols: dict[str, SymbolSource] = Field(
         default_factory=dict, description="per-symbol source; default: the bundled data set"
     )
     cache_dir: Path = Field(
         default=Path("~/.cache/papertrade"), description="downloaded bars are cached here"
+    )
+    max_staleness: MaxStaleness = Field(
+        default_factory=MaxStaleness,
+        description="calendar days after which a signal's last bar is missing, not carried",
     )
 
     @model_validator(mode="after")
@@ -95,7 +123,8 @@ class EmulatorConfig(Frozen):
         default=None, description="replay start: first bar of the live history; null: data.start"
     )
     spread_bps: float | None = Field(
-        default=None, ge=0, description="half-spread of market fills; null: broker.slippage_bps"
+        default=None, ge=0, le=1000,
+        description="half-spread of market fills; null: broker.slippage_bps",
     )
     api_key_env: str = Field(
         default="PAPERTRADE_EMULATOR_KEY", description="env var with the key of a running emulator"
@@ -112,10 +141,35 @@ class EmulatorConfig(Frozen):
 
 
 def _is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is exactly ``http(s)://<loopback host>[:port][/]``, read the same way by
+    urllib and by urllib3 (what requests, hence ccxt, connects to).
+
+    Refused: anything but printable ASCII; a backslash, ``@`` (userinfo), ``?`` or ``#`` (urllib
+    and urllib3 split these differently: ``http://api.binance.com\\@127.0.0.1:1`` is
+    127.0.0.1 to urllib but api.binance.com to requests); a path other than ``/``; a bad port;
+    a host that is not ``localhost`` or a loopback IP literal (no DNS names, no ``127.1``).
+    """
     import ipaddress
     from urllib.parse import urlsplit
 
-    host = (urlsplit(url).hostname or "").lower()
+    from urllib3.util import parse_url
+
+    if not url.isascii() or any(c in url for c in "\\@?#") or any(
+            not c.isprintable() or c.isspace() for c in url):
+        return False
+    try:
+        ours, theirs = urlsplit(url), parse_url(url)
+        port = ours.port
+    except ValueError:  # urllib3's LocationParseError is a ValueError too
+        return False
+    host = ours.hostname or ""
+    their_host = (theirs.host or "").lower()
+    if their_host.startswith("[") and their_host.endswith("]"):
+        their_host = their_host[1:-1]
+    if (ours.scheme not in ("http", "https") or theirs.scheme != ours.scheme
+            or ours.path not in ("", "/") or their_host != host or theirs.port != port
+            or theirs.auth is not None):
+        return False
     if host == "localhost":
         return True
     try:
@@ -127,8 +181,11 @@ def _is_loopback_url(url: str) -> bool:
 class BrokerConfig(Frozen):
     """Account and execution costs, shared by every broker."""
 
-    cash: float = Field(default=10_000.0, gt=0, description="starting cash in the quote currency")
-    quote: str = Field(default="USDT", min_length=1, description="the cash currency")
+    cash: float = Field(
+        default=10_000.0, ge=1, le=1e12, description="starting cash in the quote currency"
+    )
+    quote: str = Field(default="USDT", min_length=1, max_length=20,
+                       description="the cash currency")
     fee_bps: float = Field(default=10.0, ge=0, le=1000, description="fee per fill, bps of notional")
     slippage_bps: float = Field(
         default=5.0, ge=0, le=1000, description="fill price worse than the reference, in bps"
@@ -150,10 +207,11 @@ class RiskConfig(Frozen):
     """Safety rails of live trading."""
 
     max_order_notional: float | None = Field(
-        default=None, gt=0, description="larger orders are cut to this notional"
+        default=None, gt=0, le=1e12, description="larger orders are cut to this notional"
     )
     max_daily_turnover: float | None = Field(
-        default=None, gt=0, description="traded notional per UTC day, as a multiple of equity"
+        default=None, gt=0, le=1000,
+        description="traded notional per UTC day, as a multiple of equity",
     )
     kill_drawdown: float | None = Field(
         default=None, gt=0, lt=1, description="flatten to quote and stop beyond this drawdown"
@@ -167,16 +225,17 @@ class LiveConfig(Frozen):
     """The live decision loop."""
 
     decision_delay_seconds: float = Field(
-        default=60.0, ge=0, description="wait after a bar's close before deciding"
+        default=60.0, ge=0, le=86_400, description="wait after a bar's close before deciding"
     )
     retries: int = Field(default=6, ge=0, le=20, description="attempts on transient faults")
-    backoff_seconds: float = Field(default=0.5, ge=0, description="first backoff delay")
-    backoff_max_seconds: float = Field(default=30.0, ge=0, description="backoff cap")
+    backoff_seconds: float = Field(default=0.5, ge=0, le=3600, description="first backoff delay")
+    backoff_max_seconds: float = Field(default=30.0, ge=0, le=3600, description="backoff cap")
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="HTTP timeout of each exchange request"
     )
     dust_notional: float = Field(
-        default=1.0, ge=0, description="differences below this quote notional are not traded"
+        default=1.0, ge=0, le=1e9,
+        description="differences below this quote notional are not traded",
     )
 
 

@@ -147,6 +147,7 @@ class Scan:
         off = len(window) - len(new)
         scheduled = self._scheduled(history, new)
         self.regime.load(history.native(p.signal))
+        fresh = history.fresh(p.signal, new)  # data.max_staleness: a stale signal is missing
         n = len(new)
         weights = np.zeros((n, len(cols)))
         events = np.full(n, "", dtype=object)
@@ -154,7 +155,7 @@ class Scan:
         inputs: list[list[Any]] = []
         for j, time in enumerate(new):
             self.regime.advance(time)
-            view = self._view(time)
+            view = self._view(time) if fresh[j] else self._missing()
             in_market = bool(view["in_market"])
             entries, exits = int(view["entries"] or 0), int(view["exits"] or 0)
             if self.prev is None:  # an episode under way when the window opens is entered now
@@ -189,7 +190,7 @@ class Scan:
         if n:
             self.until = pd.Timestamp(new[-1])
         columns = list(zip(*inputs, strict=True)) if n else [()] * len(INPUT_COLUMNS)
-        signal_dates = pd.DatetimeIndex(np.asarray(columns[0], dtype="datetime64[ns]"))
+        signal_dates = pd.DatetimeIndex(pd.to_datetime(list(columns[0])))
         frame = pd.DataFrame({
             "signal_date": np.where(signal_dates.isna(), np.nan,
                                     signal_dates.strftime("%Y-%m-%d").to_numpy(dtype=object)),
@@ -209,6 +210,10 @@ class Scan:
             self.last = Decisions(decided.weights.iloc[-1:], decided.events.iloc[-1:],
                                   decided.reasons.iloc[-1:], decided.inputs.iloc[-1:])
         return decided
+
+    def _missing(self) -> dict[str, Any]:
+        """The view of a signal without a fresh bar: as before its first bar."""
+        return {**dict(zip(REGIME_COLUMNS, _NAN_ROW, strict=True)), "days_in": 0.0}
 
     def _view(self, time: pd.Timestamp) -> dict[str, Any]:
         """The regime as of ``time``, with the days since entry."""

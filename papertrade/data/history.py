@@ -255,6 +255,12 @@ class MarketHistory:
         return MarketHistory(clock=clock, bars=self.bars, traded=self.traded,
                              max_staleness=self.max_staleness)
 
+    def dated_closes(self, symbol: str) -> pd.Series:
+        """``symbol``'s closes on its own calendar, indexed by bar date (for benchmarks)."""
+        native = self.native(symbol)
+        return pd.Series(native["close"].to_numpy(), index=pd.DatetimeIndex(native["date"]),
+                         name=symbol)
+
     def truncate(self, until: pd.Timestamp) -> MarketHistory:
         """The history as it was known at ``until``: later bars and decision times dropped."""
         until = pd.Timestamp(until)

@@ -2,6 +2,19 @@
 
 ``load_market`` is the data layer's entry point: it loads and validates every symbol a strategy
 reads, stamps availability times and returns the aligned :class:`MarketHistory`.
+
+What the run is told (logger; the CLI shows WARNING and above on the terminal) and what the
+manifest records (``origin``, one dict per symbol):
+
+- calendar gaps: every gap is logged (INFO) and its span recorded in ``gap_spans`` (the first
+  20; ``gaps`` counts them all); a gap longer than the calendar's ``data.max_staleness`` is a
+  WARNING, so a two-year hole in a file is never silent;
+- staleness: where a symbol joined *as of* (every symbol that is not traded, e.g. the RUT) has
+  no bar within its max age at a decision, the strategy sees it as missing; each such span is
+  a WARNING naming the symbol and the dates, recorded in ``stale_spans``; so are decisions
+  before such a symbol's first bar.
+
+Every WARNING is also kept in the origin's ``warnings`` list (the run folder's manifest).
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from papertrade.config import (
     DataConfig,
     SymbolSource,
     YFinanceSource,
+    capped,
 )
 from papertrade.data.bars import (
     Calendar,
@@ -31,11 +45,13 @@ from papertrade.data.bars import (
     read_bundled,
     read_ohlcv_csv,
 )
-from papertrade.data.history import MarketHistory, SymbolBars
-from papertrade.data.validate import validate_bars
+from papertrade.data.history import DEFAULT_MAX_STALENESS, MarketHistory, SymbolBars
+from papertrade.data.validate import MAX_GAP_WARNINGS, find_gaps, validate_bars
 from papertrade.errors import ConfigError, DataError
 from papertrade.util.paths import resolve_path
-from papertrade.util.text import did_you_mean
+from papertrade.util.text import did_you_mean, one_line
+
+MAX_LOGGED = 5  # warnings per symbol and kind on the terminal; the manifest keeps 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,13 @@ class LoadedSymbol:
 
     bars: SymbolBars
     origin: dict[str, object]
+
+
+def max_staleness(data: DataConfig) -> dict[str, pd.Timedelta]:
+    """``data.max_staleness`` as :class:`MarketHistory` takes it (calendar -> max age)."""
+    days = data.max_staleness
+    return {"us_equity": pd.Timedelta(days=days.us_equity),
+            "crypto": pd.Timedelta(days=days.crypto)}
 
 
 def source_for(symbol: str, data: DataConfig) -> SymbolSource:
@@ -58,11 +81,11 @@ def check_symbols(symbol_keys: Mapping[str, str], data: DataConfig, file: str) -
         source = source_for(symbol, data)
         if isinstance(source, BundledSource) and symbol not in bundled:
             hint = did_you_mean(symbol, bundled)
-            raise ConfigError(
-                file, key, f"no data for '{symbol}'",
-                hint or f"add data.symbols.{symbol}: {{source: csv, path: ...}} "
+            raise capped(ConfigError(
+                file, key, f"no data for {one_line(repr(symbol), 60)}",
+                hint or f"add data.symbols.{one_line(symbol, 40)}: {{source: csv, path: ...}} "
                 f"or use a bundled symbol ({', '.join(bundled)})",
-            )
+            ))
 
 
 def load_symbol(
@@ -73,12 +96,12 @@ def load_symbol(
     calendar: Calendar = source.calendar or default_calendar(symbol)
     cache_dir = data.cache_dir.expanduser()
     if isinstance(source, BundledSource):
-        frame = read_bundled(symbol)
+        frame = read_bundled(symbol)  # read in the symbol's default calendar
         where = f"bundled {bundled_file(symbol).name}"
         origin: dict[str, object] = {"source": "bundled", "file": bundled_file(symbol).name}
     elif isinstance(source, CsvSource):
         path = resolve_path(source.path, base_dir)
-        frame = read_ohlcv_csv(path)
+        frame = read_ohlcv_csv(path, calendar=calendar)
         where = str(path)
         origin = {"source": "csv", "file": str(path)}
     elif isinstance(source, YFinanceSource):
@@ -102,16 +125,33 @@ def load_symbol(
         origin = {"source": "ccxt", "exchange": source.exchange, "market": market}
     else:  # pragma: no cover - the discriminated union is exhaustive
         raise DataError(f"{symbol}: unsupported source {source!r}")
-    return checked_bars(symbol, frame, where=where, calendar=calendar, origin=origin)
+    return checked_bars(symbol, frame, where=where, calendar=calendar, origin=origin,
+                        today=today, max_age=max_staleness(data)[calendar])
 
 
 def checked_bars(symbol: str, frame: pd.DataFrame, *, where: str, calendar: Calendar,
-                 origin: dict[str, object]) -> LoadedSymbol:
-    """Validate a freshly loaded bars frame, stamp availability, describe it for the manifest."""
+                 origin: dict[str, object], today: dt.date | None = None,
+                 max_age: pd.Timedelta | None = None) -> LoadedSymbol:
+    """Validate a freshly loaded bars frame, stamp availability, describe it for the manifest.
+
+    Gaps longer than ``max_age`` (default: the calendar's default max staleness) are logged
+    as warnings, shorter ones as info; the first 20 spans are recorded in ``gap_spans``.
+    """
     frame = frame.assign(volume=frame["volume"].fillna(0.0))
-    gaps = validate_bars(frame, where=where, calendar=calendar)
-    for gap in gaps:
-        logger.info("{}: {}", symbol, gap)
+    validate_bars(frame, where=where, calendar=calendar, today=today)
+    gaps = find_gaps(pd.DatetimeIndex(frame.index), calendar)
+    limit = max_age if max_age is not None else DEFAULT_MAX_STALENESS[calendar]
+    is_long = [pd.Timedelta(days=g.missing_days) > limit for g in gaps]
+    long_gaps = [g for g, long in zip(gaps, is_long, strict=True) if long]
+    for gap, long in zip(gaps, is_long, strict=True):
+        if not long:
+            logger.info("{}: {}", symbol, gap.describe(where))
+    warnings = [f"{symbol}: {gap.describe(where)}" for gap in long_gaps[:MAX_LOGGED]]
+    if len(long_gaps) > MAX_LOGGED:
+        warnings.append(f"{symbol}: {where}: ... and {len(long_gaps) - MAX_LOGGED} more gaps "
+                        f"longer than {limit / pd.Timedelta(days=1):g} days")
+    for message in warnings:
+        logger.warning("{}", message)
     origin = {
         **origin,
         "calendar": calendar,
@@ -119,9 +159,61 @@ def checked_bars(symbol: str, frame: pd.DataFrame, *, where: str, calendar: Cale
         "last": frame.index[-1].strftime("%Y-%m-%d"),
         "rows": len(frame),
         "gaps": len(gaps),
+        "gap_spans": [gap.span for gap in gaps[:MAX_GAP_WARNINGS]],
         "sha": frame_digest(frame),
     }
+    if warnings:
+        origin["warnings"] = warnings
     return LoadedSymbol(SymbolBars.from_bars(symbol, calendar, frame), origin)
+
+
+def report_staleness(
+    history: MarketHistory, origins: dict[str, dict[str, object]]
+) -> list[str]:
+    """Warn about, and record in ``origins``, where an as-of joined symbol goes stale.
+
+    Every symbol that is not traded is joined as of its availability; its stale spans (see
+    :meth:`MarketHistory.stale_spans`) are logged as warnings, listed under ``stale_spans``
+    in its origin and appended to its ``warnings``. Returns the warnings.
+    """
+    messages: list[str] = []
+    for symbol in history.bars:
+        if symbol in history.traded:
+            continue
+        spans = history.stale_spans(symbol)
+        origin = origins.setdefault(symbol, {})
+        origin["stale_spans"] = [
+            f"{s.first:%Y-%m-%d}..{s.last:%Y-%m-%d}" for s in spans[:MAX_GAP_WARNINGS]]
+        found = [span.describe() for span in spans[:MAX_LOGGED]]
+        early = _before_first_bar(history, symbol, origin.get("first"))
+        if early:
+            found.insert(0, early)
+        if len(spans) > MAX_LOGGED:
+            found.append(f"{symbol}: ... and {len(spans) - MAX_LOGGED} more stale spans")
+        for message in found:
+            logger.warning("{}", message)
+        if found:
+            previous = origin.get("warnings")
+            origin["warnings"] = [*(previous if isinstance(previous, list) else []), *found]
+        messages.extend(found)
+    return messages
+
+
+def _before_first_bar(history: MarketHistory, symbol: str, label: object = None) -> str:
+    """A warning when decisions come before ``symbol``'s first bar ('' when none do);
+    ``label`` is the first bar's date (of the file, before truncation at the last decision)."""
+    native = history.native(symbol)
+    clock = history.clock
+    first = pd.Timestamp(native.index[0]) if len(native) else None
+    before = clock if first is None else clock[clock < first]
+    if not len(before):
+        return ""
+    since = (f"no bar before {first:%Y-%m-%d %H:%M} UTC" if first is not None else
+             f"no bar until after the last decision (first bar {label})" if label else
+             "no bar at all")
+    every = "all " if len(before) == len(clock) else ""
+    return (f"{symbol}: {since}: missing at {every}{len(before)} decision(s) "
+            f"{before[0]:%Y-%m-%d}..{before[-1]:%Y-%m-%d}")
 
 
 def load_market(
@@ -137,17 +229,25 @@ def load_market(
     loaded = {s: load_symbol(s, data, base_dir) for s in dict.fromkeys(symbols)}
     start = start or data.start
     end = end or data.end
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not dt.date(1900, 1, 1) <= day <= dt.date(2200, 12, 31):
+            raise ConfigError(file, f"data.{name}", f"{day} is out of range",
+                              f"pick a date between 1900-01-01 and 2200-12-31 (data.{name} "
+                              f"or --{name})")
     history = MarketHistory.build(
         {s: ls.bars for s, ls in loaded.items()}, traded,
         start=pd.Timestamp(start) if start else None,
         end=pd.Timestamp(end) if end else None,
+        max_staleness=max_staleness(data),
     )
     if len(history.clock) == 0:
         ranges = ", ".join(f"{s} {loaded[s].origin['first']}..{loaded[s].origin['last']}"
                            for s in traded)
         window = f"{start or 'start'}..{end or 'latest'}"
-        raise ConfigError(
+        raise capped(ConfigError(
             file, "data.start", f"no bars of the traded symbols in {window}",
             f"pick dates inside the available data ({ranges})",
-        )
-    return history, {s: ls.origin for s, ls in loaded.items()}
+        ))
+    origins = {s: ls.origin for s, ls in loaded.items()}
+    report_staleness(history, origins)
+    return history, origins

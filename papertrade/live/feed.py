@@ -27,6 +27,10 @@ from papertrade.data.validate import check_rows
 from papertrade.errors import DataError
 
 _DAY_MS = 86_400_000
+_NOT_LISTED = SymbolBars("", "crypto", pd.DataFrame(
+    {"date": pd.DatetimeIndex([], dtype="datetime64[ns]"),
+     **{c: pd.Series([], dtype="float64") for c in COLUMNS}},
+    index=pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="available_at")))
 
 
 class LiveMarketFeed:
@@ -55,6 +59,7 @@ class LiveMarketFeed:
         self._static: dict[str, SymbolBars] = {}
         self._exchange: dict[str, SymbolBars] = {}
         self._history: MarketHistory | None = None
+        self._since = pd.Timestamp(start - dt.timedelta(days=7), tz="UTC")
         self.origins: dict[str, dict[str, object]] = {}
 
     def _from_exchange(self, symbol: str) -> bool:
@@ -66,14 +71,23 @@ class LiveMarketFeed:
         return isinstance(source, BundledSource | CsvSource)
 
     def _first_load(self, symbol: str, now: pd.Timestamp) -> SymbolBars:
+        """The history of ``symbol`` up to ``now`` (paginated, cached, fully validated); empty
+        when the exchange has no closed candle of it yet (a market listed later), so that it
+        joins the universe at the decision after its first candle closes."""
         from papertrade.data.download_ccxt import fetch_ccxt
 
-        frame = fetch_ccxt(
-            symbol, symbol=symbol, exchange=self.exchange_label,
-            timeframe=self.data.timeframe, start=self.start - dt.timedelta(days=7),
-            end=None, cache_dir=self.cache_dir, make_client=self.make_client,
-            now=now.to_pydatetime(),
-        )
+        try:
+            frame = fetch_ccxt(
+                symbol, symbol=symbol, exchange=self.exchange_label,
+                timeframe=self.data.timeframe, start=self._since.date(),
+                end=None, cache_dir=self.cache_dir, make_client=self.make_client,
+                now=now.to_pydatetime(),
+            )
+        except DataError:
+            dates, _values = self._new_rows(symbol, _NOT_LISTED, now)
+            if len(dates):
+                raise
+            return SymbolBars(symbol, "crypto", _NOT_LISTED.frame)
         loaded = checked_bars(symbol, frame, where=f"{self.exchange_label} {symbol}",
                               calendar="crypto",
                               origin={"source": "exchange", "exchange": self.exchange_label})
@@ -86,7 +100,9 @@ class LiveMarketFeed:
         (open, high, low, close, volume), each row checked by the row rules of a full load
         (:func:`check_rows`), dated after the last bar and not ahead of ``now``."""
         assert self.make_client is not None
-        last_ms = int(known.frame.index[-1].value // 1_000_000) - _DAY_MS  # the bar's date
+        frame = known.frame
+        last_ms = (int(frame.index[-1].value // 1_000_000) - _DAY_MS if len(frame)  # its date
+                   else int(self._since.value // 1_000_000) - _DAY_MS)
         try:
             candles = self.make_client().fetch_ohlcv(symbol, self.data.timeframe,
                                                      since=last_ms + _DAY_MS, limit=1000)
@@ -108,7 +124,8 @@ class LiveMarketFeed:
     def _append(self, new: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Stamp the new rows of every symbol with their availability and append them to the
         symbols' bars (one frame built for all symbols: pandas costs per call, not per row)."""
-        model = self._exchange[next(iter(new))].frame
+        model = next((f for f in (b.frame for b in self._exchange.values()) if len(f)),
+                     _NOT_LISTED.frame)
         dates = pd.DatetimeIndex(np.concatenate([d for d, _ in new.values()]), name="date")
         rows = pd.DataFrame(np.concatenate([v for _, v in new.values()]),
                             columns=list(COLUMNS),
