@@ -14,6 +14,7 @@ per decision over the first and the last ``--window`` decisions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import statistics
 import subprocess
@@ -41,7 +42,7 @@ def replay(checkout: Path, start: str, until: str) -> tuple[float, list[float]]:
         (log,) = Path(runs).glob("*/run.log")
         stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
                   for line in log.read_text().splitlines() if (m := DECISION.match(line))]
-    steps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    steps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     return wall, steps
 
 

@@ -125,15 +125,25 @@ def validate(config: ConfigArg, overrides: SetOpt = None) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON schema of run configs (strategy params per strategy)."""
-    from papertrade.config import json_schema
+    from papertrade.config import RunConfig
+    from papertrade.strategies import registry
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    schema = RunConfig.model_json_schema()
+    schema["$comment"] = "strategy.params is validated by the named strategy's Params"
+    schema["x-strategy-params"] = {
+        name: cls.Params.model_json_schema() for name, cls in sorted(registry().items())
+    }
+    typer.echo(json.dumps(schema, indent=2))
 
 
 def _mount() -> None:
+    """Add the ``exchange`` and ``runs`` sub-apps (once per process: ``main`` may be called
+    many times in one, as the tests do)."""
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
 
+    if any(group.typer_instance is runs_app for group in app.registered_groups):
+        return
     app.add_typer(exchange_app, name="exchange", help="The local Binance-spot exchange emulator.")
     app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
 

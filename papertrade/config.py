@@ -70,7 +70,6 @@ __all__ = [
     "YFinanceSource",
     "apply_overrides",
     "capped",
-    "json_schema",
     "load_config",
     "read_yaml",
 ]
@@ -296,11 +295,11 @@ def load_config(
     overrides: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> LoadedConfig:
-    """Read, interpolate, override and validate a run config (strategy params included)."""
-    from papertrade.strategies import (
-        get_strategy,  # strategies depend on config, not the reverse at import
-    )
+    """Read, interpolate, override and validate a run config.
 
+    ``strategy.params`` is validated by the named strategy's own model when the strategy is
+    built (``papertrade.runner.build_strategy``): strategies sit above config in the layers.
+    """
     file = str(path)
     try:
         raw = read_yaml(Path(path))
@@ -311,8 +310,6 @@ def load_config(
             run = RunConfig.model_validate(raw)
         except ValidationError as exc:
             raise format_validation_error(exc, file, RunConfig) from None
-        strategy_cls = get_strategy(run.strategy.name, file=file)
-        strategy_cls.parse_params(run.strategy.params, file=file)
         base = Path(path).resolve().parent
         _check_csv_paths(run, file, base)
     except ConfigError as exc:
@@ -367,15 +364,3 @@ def _check_csv_paths(run: RunConfig, file: str, base: Path) -> None:
                     "fix the path (relative paths are read from the config's folder "
                     "or the working directory)",
                 )
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON schema of the run config (strategy params documented per strategy)."""
-    from papertrade.strategies import registry
-
-    schema = RunConfig.model_json_schema()
-    schema["$comment"] = "strategy.params is validated by the named strategy's Params"
-    schema["x-strategy-params"] = {
-        name: cls.Params.model_json_schema() for name, cls in sorted(registry().items())
-    }
-    return schema

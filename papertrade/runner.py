@@ -108,6 +108,10 @@ def run_backtest(
     write_config(folder, loaded.raw, secrets=secrets)
     sink = logger.add(folder / "run.log", level="INFO", enqueue=False,
                       filter=masking_filter(secrets))
+    for origin in origins.values():  # printed while loading, before this log existed
+        warnings = origin.get("warnings")
+        for warning in warnings if isinstance(warnings, list) else []:
+            logger.info("data: {}", warning)
     try:
         metrics = _execute(loaded, strategy, history, decisions, folder)
     except BaseException as exc:

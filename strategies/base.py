@@ -40,9 +40,9 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class StrategyParams(BaseModel):
-    """Base of every strategy's parameters: frozen, unknown keys rejected."""
+    """Base of every strategy's parameters: frozen, unknown keys rejected, numbers finite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class RebalancePolicy(StrategyParams):

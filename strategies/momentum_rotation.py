@@ -29,9 +29,9 @@ class MomentumParams(StrategyParams):
     """Parameters of :class:`MomentumRotation`."""
 
     universe: tuple[str, ...] = Field(min_length=1, description="symbols to choose from")
-    lookback_days: int = Field(default=30, ge=1, description="trailing return window")
-    top_k: int = Field(default=2, ge=1, description="symbols held")
-    min_return: float = Field(default=0.0, description="absolute momentum filter")
+    lookback_days: int = Field(default=30, ge=1, le=3_660, description="trailing return window")
+    top_k: int = Field(default=2, ge=1, le=100, description="symbols held")
+    min_return: float = Field(default=0.0, ge=-1, le=100, description="absolute momentum filter")
     invest: float = Field(default=1.0, gt=0, le=1, description="share of equity in the market")
     rebalance: RebalancePolicy = Field(
         default_factory=lambda: RebalancePolicy(every="weekly", weekday="sun")

@@ -39,14 +39,14 @@ from papertrade.strategies.signals import returns
 class BreakoutParams(StrategyParams):
     """What counts as a breakout of the signal index."""
 
-    lookback: Annotated[int, Field(ge=1)] | Literal["all"] = Field(
+    lookback: Annotated[int, Field(ge=1, le=10_000)] | Literal["all"] = Field(
         default="all", description="sessions of the prior high, or 'all' for an all-time high"
     )
     confirm: Literal["daily", "weekly", "monthly"] = Field(
         default="daily", description="close that must break out: daily, weekly or monthly"
     )
     min_drought: int = Field(
-        default=0, ge=0, description="sessions since the previous new high, at least"
+        default=0, ge=0, le=10_000, description="sessions since the previous new high, at least"
     )
 
 
@@ -57,12 +57,14 @@ class ExitParams(StrategyParams):
         default=5.0, ge=0, le=100, description="exit when close < breakout level by this %"
     )
     ma_days: int | None = Field(
-        default=50, ge=2, description="exit when close < its moving average of this many sessions"
+        default=50, ge=2, le=10_000,
+        description="exit when close < its moving average of this many sessions",
     )
     require: Literal["any", "all"] = Field(
         default="any", description="exit on any enabled condition, or only when all hold"
     )
-    min_hold_days: int = Field(default=0, ge=0, description="calendar days held before exiting")
+    min_hold_days: int = Field(default=0, ge=0, le=3_660,
+                               description="calendar days held before exiting")
 
     @model_validator(mode="after")
     def _one_condition(self) -> ExitParams:
@@ -77,10 +79,11 @@ class RotationParams(StrategyParams):
     trigger: Literal["never", "days_since_entry", "btc_new_high", "alts_outperform"] = Field(
         default="days_since_entry", description="what starts the rotation"
     )
-    trigger_days: int = Field(default=30, ge=1, description="N of the trigger")
+    trigger_days: int = Field(default=30, ge=1, le=3_660, description="N of the trigger")
     share: float = Field(default=0.5, ge=0, le=1, description="share of the position in alts")
-    top_k: int = Field(default=3, ge=1, description="number of alts held")
-    momentum_days: int = Field(default=30, ge=1, description="momentum window ranking the alts")
+    top_k: int = Field(default=3, ge=1, le=100, description="number of alts held")
+    momentum_days: int = Field(default=30, ge=1, le=3_660,
+                               description="momentum window ranking the alts")
 
 
 class RutBreakoutParams(StrategyParams):

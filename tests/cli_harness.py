@@ -62,11 +62,6 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str],
             limit: float = 30.0) -> CliResult:
     """``papertrade.cli.main(argv)`` with its exit code, stdout and stderr."""
     capsys.readouterr()
-    # main() mounts the `exchange` and `runs` sub-apps on every call; a console script calls it
-    # once per process, a test session hundreds of times, and each call grows slower: run it on
-    # the app as imported (no sub-app mounted yet), then put back what was there
-    groups = list(cli.app.registered_groups)
-    cli.app.registered_groups.clear()
     start = time.monotonic()
     code = 0
     try:
@@ -74,8 +69,6 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str],
             cli.main(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        cli.app.registered_groups[:] = groups
     seconds = time.monotonic() - start
     captured = capsys.readouterr()
     return CliResult(code, captured.out, captured.err, seconds)

@@ -3,7 +3,6 @@ time and the exception; exit code 5 (``-v`` shows the traceback); in a backtest 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,12 @@ class Buggy(RutBreakoutRotation):
 
 
 @pytest.fixture
-def buggy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def buggy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry as a user's package would extend it (issue: user strategies)."""
     import papertrade.strategies as registry
 
     shipped = registry.registry()
     monkeypatch.setattr(registry, "registry", lambda: {**shipped, Buggy.name: Buggy})
-    yield
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
