@@ -15,7 +15,7 @@ from typing import Any
 
 from loguru import logger
 
-from papertrade.config import LoadedConfig
+from papertrade.config import LoadedConfig, capped
 from papertrade.data.history import MarketHistory
 from papertrade.data.sources import check_symbols, load_market
 from papertrade.errors import ConfigError
@@ -47,11 +47,15 @@ class RunResult:
 
 
 def build_strategy(loaded: LoadedConfig) -> Strategy:
-    """The configured strategy, its symbols checked against the data sources."""
+    """The configured strategy (its params validated by its own model), its symbols checked
+    against the data sources."""
     run = loaded.run
-    strategy = get_strategy(run.strategy.name, loaded.path).from_raw(
-        run.strategy.params, loaded.path
-    )
+    try:
+        strategy = get_strategy(run.strategy.name, loaded.path).from_raw(
+            run.strategy.params, loaded.path
+        )
+    except ConfigError as exc:  # a name or value from the config may be kilobytes long
+        raise capped(exc) from None
     check_symbols(strategy.symbol_keys(), run.data, loaded.path)
     quote = run.broker.quote
     traded = set(strategy.traded_symbols())  # once: a universe may list thousands of symbols
