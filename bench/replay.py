@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path("configs") / "rut_breakout_rotation.yaml"
-DECISION = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \| INFO .*live\.loop:step")
+# the loop's INFO line per decision (`step`; before the one-kernel change, `_decide`)
+DECISION = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \| INFO .*live\.loop:(step|_decide)")
 
 
 def replay(checkout: Path, start: str, until: str) -> tuple[float, list[float]]:
