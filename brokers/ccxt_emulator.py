@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt  # noqa: TID251
-import ccxt.async_support  # noqa: TID251
 
 from papertrade.config_models import _is_loopback_url
 from papertrade.errors import BrokerRejected, BrokerUnavailable
@@ -154,7 +153,12 @@ def make_emulator_client(
     }
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    exchange_class = ccxt.async_support.binance if asyncio else ccxt.binance
+    if asyncio:  # aiohttp costs a quarter of a second to import: only when asked for
+        from ccxt.async_support import binance as async_binance  # noqa: TID251
+
+        exchange_class = async_binance
+    else:
+        exchange_class = ccxt.binance
     exchange = exchange_class(config)
     exchange.set_sandbox_mode(True)
     for name in _URL_SETS:

@@ -266,10 +266,10 @@ class MarketHistory:
         until = pd.Timestamp(until)
         if until.tzinfo is None:
             until = until.tz_localize("UTC")
-        clock = self.clock[self.clock <= until]
-        bars = {
-            name: SymbolBars(sb.symbol, sb.calendar, sb.frame.loc[sb.frame.index <= until])
-            for name, sb in self.bars.items()
-        }
+        clock = self.clock[: self.clock.searchsorted(until, side="right")]
+        bars = {name: sb if not len(sb.frame) or sb.frame.index[-1] <= until  # nothing later
+                else SymbolBars(sb.symbol, sb.calendar,
+                                sb.frame.iloc[: sb.frame.index.searchsorted(until, "right")])
+                for name, sb in self.bars.items()}
         return MarketHistory(clock=clock, bars=bars, traded=self.traded,
                              max_staleness=self.max_staleness)
