@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,16 @@ CONFIGS = ROOT / "configs"
 FLAGSHIP = CONFIGS / "rut_breakout_rotation.yaml"
 ALTS = ["ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "ADA/USDT", "DOGE/USDT",
         "AVAX/USDT", "LINK/USDT"]
+
+
+def query(folder: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of a run's journal, opened read-only (never blocks a writer)."""
+    db = sqlite3.connect(f"file:{folder / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        db.row_factory = sqlite3.Row
+        return list(db.execute(sql, params))
+    finally:
+        db.close()
 
 
 def flagship(tmp: Path, *overrides: str) -> LoadedConfig:

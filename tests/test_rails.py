@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,10 @@ import pandas as pd
 from papertrade.config import load_config
 from papertrade.live.session import run_live
 from papertrade.runner import build_strategy, run_backtest
-from tests.conftest import FLAGSHIP
+from tests.conftest import FLAGSHIP, query
 
 START = "2020-11-12"
 KILL_DAY = "2020-11-27T00:00:00Z"
-
-
-def query(folder: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Rows of the run's journal, opened read-only."""
-    db = sqlite3.connect(f"file:{folder / 'journal.sqlite'}?mode=ro", uri=True)
-    try:
-        db.row_factory = sqlite3.Row
-        return list(db.execute(sql, params))
-    finally:
-        db.close()
 
 
 def both(tmp: Path, until: str, *overrides: str) -> tuple[Path, Path]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from papertrade.cli import main
 from papertrade.util.secrets import MASK
+from tests.cli_harness import run_cli
 from tests.conftest import FLAGSHIP
 
 PASTED = "pk" + secrets.token_hex(24)  # a key pasted where its variable's name belongs
@@ -22,14 +22,8 @@ SECRET = "sc" + secrets.token_hex(24)  # the value of a variable a *_env key nam
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """(exit code, stdout + stderr) of ``papertrade ARGS`` run in this process."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    done = run_cli(list(args), capsys)
+    return done.code, done.out + done.err
 
 
 def leaks(folder: Path, *needles: str) -> list[str]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from papertrade.cli import main
 from papertrade.data.history import MarketHistory
 from papertrade.strategies import RutBreakoutRotation
 from papertrade.strategies.base import Decisions
+from tests.cli_harness import run_cli
 from tests.conftest import FLAGSHIP
 
 
@@ -38,10 +38,8 @@ def buggy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.err
+    done = run_cli(list(args), capsys)
+    return done.code, done.err
 
 
 @pytest.mark.usefixtures("buggy")

@@ -42,7 +42,7 @@ from papertrade.errors import RunFolderError
 from papertrade.exchange_sim.server import EmulatorServer
 from papertrade.live.session import LiveResult, run_live
 from papertrade.runner import build_strategy
-from tests.conftest import FLAGSHIP, ROOT
+from tests.conftest import FLAGSHIP, ROOT, query
 
 START = "2020-11-12"
 BREAKOUT_BUY = "2020-11-14T00:00:00Z"
@@ -56,16 +56,6 @@ def live(tmp: Path, until: str, *overrides: str) -> LiveResult:
     """A live replay of the flagship from START through the bar of ``until``."""
     loaded = load_config(FLAGSHIP, [f"runs_dir={tmp}", *LIVE, *overrides])
     return run_live(loaded, build_strategy(loaded), until=dt.date.fromisoformat(until))
-
-
-def query(folder: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Rows of the run's journal, opened read-only."""
-    db = sqlite3.connect(f"file:{folder / 'journal.sqlite'}?mode=ro", uri=True)
-    try:
-        db.row_factory = sqlite3.Row
-        return list(db.execute(sql, params))
-    finally:
-        db.close()
 
 
 def manifest(folder: Path) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from types import FrameType
 import pytest
 from report_fixtures import dead_pid, write_run
 
-from papertrade.cli import main
 from papertrade.util.text import MAX_MESSAGE
+from tests.cli_harness import run_cli
 
 Capture = pytest.CaptureFixture[str]
 
@@ -46,14 +46,8 @@ def _no_hang() -> Iterator[None]:
 
 def cli(capsys: Capture, *args: str) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``papertrade ARGS`` run in this process."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    done = run_cli(list(args), capsys)
+    return done.code, done.out, done.err
 
 
 def files_under(folder: Path) -> set[str]:
