@@ -10,8 +10,8 @@ characters, the key at 100, the problem and the fix at 200 each: no message echo
 of input):
 
 - a config file larger than 1 MB, nested deeper than 32 levels, whose YAML aliases would
-  expand to more than 10,000 nodes (an "alias bomb") or refer to themselves (a recursive
-  structure) is refused *before* it is expanded (so are ``--set`` values);
+  add more than 10,000 nodes to those written out (an "alias bomb") or refer to themselves (a
+  recursive structure) is refused *before* it is expanded (so are ``--set`` values);
 - every number anywhere in the config (strategy parameters included) must be finite and
   within +-1e15; the typed sections add their own documented ranges
   (see :mod:`papertrade.config_models`).
@@ -122,7 +122,8 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _check_shape(text: str, file: str, where: str = "") -> None:
-    """Refuse YAML nested deeper than MAX_DEPTH, expanding to more than MAX_NODES nodes, or
+    """Refuse YAML nested deeper than MAX_DEPTH, whose aliases add more than MAX_NODES nodes
+    to those written out (a long written list is fine: the file's size bounds it), or
     recursive (an alias inside the value it names).
 
     Runs on the parser's event stream (no recursion, nothing expanded): each anchor's expanded
@@ -131,12 +132,14 @@ def _check_shape(text: str, file: str, where: str = "") -> None:
     stack: list[list[Any]] = []  # [anchor, expanded size, height] of each open collection
     anchors: dict[str, tuple[int, int]] = {}
     done = 0  # expanded size of the closed top-level nodes
+    written = 0  # nodes written out in the text (a long list is no bomb: the file is bounded)
 
     def refuse(event: yaml.Event, problem: str, fix: str) -> ConfigError:
         mark = event.start_mark
         return ConfigError(file, where or (f"line {mark.line + 1}" if mark else ""), problem, fix)
 
     for event in yaml.parse(text, Loader=_StrictLoader):
+        written += isinstance(event, yaml.NodeEvent)
         if isinstance(event, yaml.CollectionStartEvent):
             stack.append([event.anchor, 1, 1])
             if len(stack) > MAX_DEPTH:
@@ -167,7 +170,7 @@ def _check_shape(text: str, file: str, where: str = "") -> None:
             stack[-1][2] = max(stack[-1][2], height + 1)
         else:
             done += size
-        if done + sum(entry[1] for entry in stack) > MAX_NODES:
+        if done + sum(entry[1] for entry in stack) > written + MAX_NODES:
             raise refuse(event, f"expands to more than {MAX_NODES:,} values (YAML aliases)",
                          "write the values out instead of nesting aliases")
 

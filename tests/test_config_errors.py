@@ -283,3 +283,20 @@ def test_csv_errors_are_one_line_without_pandas_advice(
         line = assert_one_line_error(result, 3, str(path))
         assert len(line) < 400, (name, line)
         assert "Pass utc=True" not in line and "x" * 200 not in line, line
+
+
+def test_a_universe_of_ten_thousand_symbols_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A long list written out is no alias bomb, and checking its symbols is linear (it was
+    quadratic: 10,000 symbols never finished)."""
+    import yaml
+
+    config = yaml.safe_load((FLAGSHIP.parent / "momentum_rotation.yaml").read_text())
+    majors = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"]
+    config["strategy"]["params"]["universe"] = [majors[i % 4] for i in range(10_000)]
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_cli(["validate", str(path)], capsys, limit=20)
+    assert result.code == 0, result.err
+    assert "momentum_rotation on BTC/USDT, ETH/USDT, SOL/USDT, BNB/USDT" in result.out
