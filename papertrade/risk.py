@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -93,7 +93,6 @@ class RiskEngine:
     max_order: MaxOrderNotional | None = None
     turnover: MaxDailyTurnover | None = None
     kill: KillDrawdown | None = None
-    notes: list[RailNote] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, risk: RiskConfig) -> RiskEngine:
@@ -148,5 +147,4 @@ class RiskEngine:
                 kept.append(intent)
         sells = [o for o in kept if o.side == "sell"]
         buys = fit_buys_to_cash(sells, [o for o in kept if o.side == "buy"], cash, fills)
-        self.notes.extend(notes)
         return sells + buys, notes

@@ -104,8 +104,9 @@ class LiveTrader:
     # ------------------------------------------------------------------ one decision
 
     def step(self, time: pd.Timestamp) -> bool:
-        """Decide at ``time`` on the history known then, execute, mark; False if no bar
-        closed at ``time`` (before the history starts, or the exchange has not published it)."""
+        """The kernel's mark, decision and plan at ``time`` on the history known then, and the
+        plan's execution; False if no bar closed at ``time`` (before the history starts, or the
+        exchange has not published it)."""
         history = self._history().truncate(time)
         self.last_history = history
         if not len(history.clock) or history.clock[-1] != time:
