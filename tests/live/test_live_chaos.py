@@ -30,9 +30,9 @@ from tests.conftest import ALTS, FLAGSHIP, ROOT
 pytestmark = pytest.mark.slow
 
 SYMBOLS = ["BTC/USDT", *ALTS]
-FAULTS = [  # every kind, on every Binance route; about 11 % of requests fail
-    {"kind": "rate_limit", "rate": 0.03, "seed": 1, "retry_after": 1},
-    {"kind": "server_error", "rate": 0.03, "seed": 2, "status": 502},
+FAULTS = [  # every kind, on every Binance route; about 12 % of requests fail
+    {"kind": "rate_limit", "rate": 0.035, "seed": 1, "retry_after": 1},
+    {"kind": "server_error", "rate": 0.035, "seed": 2, "status": 502},
     {"kind": "unknown_status", "rate": 0.02, "seed": 3},
     {"kind": "response_lost", "rate": 0.025, "seed": 4},
     {"kind": "timeout", "rate": 0.006, "seed": 5, "latency_ms": 700},
