@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,19 @@ from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class SymbolMarker:
+    """Metadata marking a params field as a market symbol (see :data:`Symbol`)."""
+
+    def __repr__(self) -> str:
+        return "Symbol"
+
+
+SYMBOL = SymbolMarker()
+Symbol = Annotated[str, SYMBOL]
+"""A params field holding a symbol (``BTC/USDT``, ``RUT``): found by the default
+:meth:`Strategy.symbol_keys` even when it is neither traded nor a benchmark."""
 
 
 class StrategyParams(BaseModel):
@@ -92,13 +105,73 @@ def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool =
     """``strategy.decide(history)`` (or ``decide_latest``), any exception inside the strategy
     turned into a one-line :class:`StrategyError` naming the strategy and the decision time."""
     try:
-        return strategy.decide_latest(history) if latest else strategy.decide(history)
+        decisions = strategy.decide_latest(history) if latest else strategy.decide(history)
     except Exception as exc:
         when = f"{history.now:%Y-%m-%d %H:%M} UTC" if len(history.clock) else "no bar"
         span = "the decision at" if latest else "the decisions up to"
         raise StrategyError(one_line(
             f"strategy '{strategy.name}' failed computing {span} {when}: "
             f"{type(exc).__name__}: {exc}")) from exc
+    validate_decisions(strategy, history, decisions, latest=latest)
+    return decisions
+
+
+def _when(time: object) -> str:
+    try:
+        return f"{pd.Timestamp(time):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError):
+        return repr(time)
+
+
+def validate_decisions(strategy: Strategy, history: MarketHistory, decisions: object, *,
+                       latest: bool = False) -> None:
+    """Raise a one-line :class:`StrategyError` (naming the strategy, the time and the column)
+    unless ``decisions`` honours the contract: a :class:`Decisions` whose weights have the
+    traded symbols as columns, the history's clock as index (``latest``: an index ending at the
+    history's last time), and finite values in [0, 1] whose rows sum to at most 1."""
+    name = strategy.name
+
+    def fail(problem: str) -> StrategyError:
+        return StrategyError(one_line(f"strategy '{name}' returned bad decisions: {problem}"))
+
+    if not isinstance(decisions, Decisions) or not isinstance(decisions.weights, pd.DataFrame):
+        raise fail(f"{type(decisions).__name__} instead of Decisions with a weights DataFrame")
+    weights = decisions.weights
+    traded = strategy.traded_symbols()
+    if list(weights.columns) != traded:
+        extra = [str(c) for c in weights.columns if c not in set(traded)]
+        missing = [s for s in traded if s not in set(weights.columns)]
+        detail = (f"unexpected column '{extra[0]}'" if extra else
+                  f"missing column '{missing[0]}'" if missing else "columns out of order")
+        raise fail(f"weights columns must equal traded_symbols() {traded[:5]}: {detail}")
+    index = weights.index
+    if latest:
+        if not len(index) or not len(history.clock) or index[-1] != history.now:
+            end = _when(index[-1]) if len(index) else "nothing"
+            raise fail(f"the latest decisions must end at {_when(history.now)}, "
+                       f"not at {end} (column: index)")
+    elif not index.equals(history.clock):
+        at = next(((t, c) for t, c in zip(index, history.clock, strict=False) if t != c), None)
+        where = (f": {_when(at[0])} where the clock has {_when(at[1])}" if at is not None
+                 else f" with {len(index)} rows for {len(history.clock)} clock times")
+        raise fail(f"weights index differs from the history's clock{where} (column: index)")
+    try:
+        values = weights.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise fail("weights are not numbers") from None
+    for bad, what in ((~np.isfinite(values), "is not finite (NaN or inf)"),
+                      (values < 0, "is negative"), (values > 1, "is above 1")):
+        if bad.any():
+            row, col = (int(i[0]) for i in np.nonzero(bad))
+            raise fail(f"weight {values[row, col]!r} of {weights.columns[col]} at "
+                       f"{_when(index[row])} {what}; weights must be in [0, 1]")
+    sums = values.sum(axis=1)
+    over = np.nonzero(sums > 1 + 1e-9)[0]
+    if len(over):
+        row = int(over[0])
+        col = int(np.argmax(values[row]))
+        raise fail(f"weights at {_when(index[row])} sum to {sums[row]!r} > 1 (largest: "
+                   f"{weights.columns[col]}); the weights of a row must sum to at most 1")
 
 
 @dataclass(frozen=True)
@@ -115,6 +188,21 @@ class Decisions:
     events: pd.Series
     reasons: pd.Series
     inputs: pd.DataFrame
+
+    @classmethod
+    def build(cls, weights: pd.DataFrame, *, events: pd.Series | None = None,
+              reasons: pd.Series | None = None, inputs: pd.DataFrame | None = None
+              ) -> Decisions:
+        """Decisions from ``weights`` alone: no events, empty reasons and no inputs unless
+        given (each default on the weights' index)."""
+        index = weights.index
+        blank = pd.Series("", index=index, dtype=object)
+        return cls(
+            weights=weights,
+            events=blank if events is None else events,
+            reasons=blank.copy() if reasons is None else reasons,
+            inputs=pd.DataFrame(index=index) if inputs is None else inputs,
+        )
 
 
 class Strategy(ABC):
@@ -145,12 +233,15 @@ class Strategy(ABC):
         policy = getattr(self.params, "rebalance", None)
         return policy if isinstance(policy, RebalancePolicy) else RebalancePolicy()
 
-    @abstractmethod
     def symbol_keys(self) -> dict[str, str]:
         """Every symbol the strategy reads, keyed by its config path (for error messages).
 
         e.g. ``{"strategy.params.signal": "RUT", "strategy.params.alts[0]": "ETH/USDT"}``.
+        Default: every params field (nested models included) whose value is a traded or
+        benchmark symbol, or a tuple of them, or that is annotated :data:`Symbol`.
         """
+        known = {*self.traded_symbols(), *self.benchmark_symbols()}
+        return _symbol_fields(self.params, "strategy.params", known)
 
     @abstractmethod
     def traded_symbols(self) -> list[str]:
@@ -183,3 +274,29 @@ class Strategy(ABC):
         if n is None or len(history.clock) <= n:
             return self.decide(history)
         return self.decide(history.tail(n))
+
+
+def _marked(annotation: object) -> bool:
+    """Whether a type annotation is (or contains) :data:`Symbol`."""
+    if get_origin(annotation) is Annotated and any(
+            isinstance(m, SymbolMarker) for m in getattr(annotation, "__metadata__", ())):
+        return True
+    return any(_marked(arg) for arg in get_args(annotation))
+
+
+def _symbol_fields(model: BaseModel, prefix: str, known: set[str]) -> dict[str, str]:
+    """The symbol-valued fields of ``model`` by config path (see :meth:`Strategy.symbol_keys`)."""
+    found: dict[str, str] = {}
+    for field, info in type(model).model_fields.items():
+        value = getattr(model, field)
+        key = f"{prefix}.{field}"
+        marked = any(isinstance(m, SymbolMarker) for m in info.metadata) or _marked(
+            info.annotation)
+        if isinstance(value, BaseModel):
+            found.update(_symbol_fields(value, key, known))
+        elif isinstance(value, str) and (marked or value in known):
+            found[key] = value
+        elif isinstance(value, tuple | list) and value and all(
+                isinstance(v, str) for v in value) and (marked or all(v in known for v in value)):
+            found.update({f"{key}[{i}]": v for i, v in enumerate(value)})
+    return found

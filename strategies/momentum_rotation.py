@@ -45,9 +45,6 @@ class MomentumRotation(Strategy):
     Params: ClassVar[type[StrategyParams]] = MomentumParams
     params: MomentumParams
 
-    def symbol_keys(self) -> dict[str, str]:
-        return {f"strategy.params.universe[{i}]": s for i, s in enumerate(self.params.universe)}
-
     def traded_symbols(self) -> list[str]:
         return list(self.params.universe)
 

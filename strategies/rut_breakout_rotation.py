@@ -114,12 +114,6 @@ class RutBreakoutRotation(Strategy):
     Params: ClassVar[type[StrategyParams]] = RutBreakoutParams
     params: RutBreakoutParams
 
-    def symbol_keys(self) -> dict[str, str]:
-        p = self.params
-        keys = {"strategy.params.signal": p.signal, "strategy.params.btc": p.btc}
-        keys.update({f"strategy.params.alts[{i}]": alt for i, alt in enumerate(p.alts)})
-        return keys
-
     def traded_symbols(self) -> list[str]:
         return [self.params.btc, *self.params.alts]
 
