@@ -30,6 +30,11 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a key, e.g. --set strategy.params.rotation.top_k=2"),
 ]
+StrategyPathOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--strategy-path", help="a folder whose .py files define strategies "
+                 "(repeatable)"),
+]
 
 
 def _date_option(name: str, value: str | None) -> dt.date | None:
@@ -64,6 +69,7 @@ def backtest(
     end: Annotated[str | None, typer.Option(help="last bar (YYYY-MM-DD)")] = None,
     overrides: SetOpt = None,
     report: Annotated[bool, typer.Option(help="write report.html")] = True,
+    strategy_path: StrategyPathOpt = None,
 ) -> None:
     """Backtest CONFIG on historical data; prints a summary and the run folder."""
     from papertrade.runner import run_backtest
@@ -72,7 +78,7 @@ def backtest(
     loaded = _load(config, overrides)
     result = run_backtest(
         loaded, start=_date_option("--start", start), end=_date_option("--end", end),
-        report=report,
+        report=report, strategy_paths=strategy_path or [],
     )
     print_summary(result.folder, result.metrics)
 
@@ -86,13 +92,14 @@ def live(
     check: Annotated[bool, typer.Option("--check", help="check config, keys and sandbox; "
                                                       "send nothing")] = False,
     overrides: SetOpt = None,
+    strategy_path: StrategyPathOpt = None,
 ) -> None:
     """Paper-trade CONFIG live: testnet, dry run or the local emulator (broker.mode)."""
     from papertrade.live.check import live_check
     from papertrade.runner import build_strategy
 
     loaded = _load(config, overrides)
-    strategy = build_strategy(loaded)
+    strategy = build_strategy(loaded, strategy_path or [])
     if check:
         problems = live_check(loaded, strategy, typer.echo)
         if problems:
@@ -112,12 +119,13 @@ def live(
 
 
 @app.command()
-def validate(config: ConfigArg, overrides: SetOpt = None) -> None:
+def validate(config: ConfigArg, overrides: SetOpt = None,
+             strategy_path: StrategyPathOpt = None) -> None:
     """Check CONFIG (keys, types, strategy, symbols) without running anything."""
     from papertrade.runner import build_strategy
 
     loaded = _load(config, overrides)
-    strategy = build_strategy(loaded)
+    strategy = build_strategy(loaded, strategy_path or [])
     symbols = ", ".join(dict.fromkeys(strategy.symbol_keys().values()))
     typer.echo(f"{config}: ok ({strategy.name} on {symbols})")
 
@@ -141,11 +149,14 @@ def _mount() -> None:
     many times in one, as the tests do)."""
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
+    from papertrade.strategy_cli import app as strategies_app
 
     if any(group.typer_instance is runs_app for group in app.registered_groups):
         return
     app.add_typer(exchange_app, name="exchange", help="The local Binance-spot exchange emulator.")
     app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
+    app.add_typer(strategies_app, name="strategies",
+                  help="List the strategies and show their parameters.")
 
 
 def _configure_logging(verbose: bool) -> None:

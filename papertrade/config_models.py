@@ -67,7 +67,12 @@ SymbolSource = Annotated[
 class StrategyConfig(Frozen):
     """Which strategy runs, and its parameters (validated by the strategy's own Params)."""
 
-    name: str
+    name: str = Field(description="a registered strategy name, the name of a strategy in "
+                      "`path`, or module:Class")
+    path: Path | None = Field(
+        default=None, description="a .py file defining the strategy, relative to the config's "
+        "folder",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
 
 

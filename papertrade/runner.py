@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,18 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def build_strategy(loaded: LoadedConfig) -> Strategy:
+def build_strategy(loaded: LoadedConfig, strategy_paths: Sequence[Path] = ()) -> Strategy:
     """The configured strategy (its params validated by its own model), its symbols checked
-    against the data sources."""
+    against the data sources. ``strategy.path`` is read from the config's folder;
+    ``strategy_paths`` are folders of user strategies (``--strategy-path``)."""
     run = loaded.run
+    path = run.strategy.path
+    if path is not None:
+        path = path.expanduser()
+        path = path if path.is_absolute() else Path(loaded.path).resolve().parent / path
     try:
-        strategy = get_strategy(run.strategy.name, loaded.path).from_raw(
-            run.strategy.params, loaded.path
-        )
+        strategy = get_strategy(run.strategy.name, loaded.path, path=path,
+                                search=strategy_paths).from_raw(run.strategy.params, loaded.path)
     except ConfigError as exc:  # a name or value from the config may be kilobytes long
         raise capped(exc) from None
     check_symbols(strategy.symbol_keys(), run.data, loaded.path)
@@ -87,13 +92,14 @@ def run_backtest(
     start: dt.date | None = None,
     end: dt.date | None = None,
     report: bool = True,
+    strategy_paths: Sequence[Path] = (),
 ) -> RunResult:
     """Backtest ``loaded`` on its data through backtrader; returns the run folder."""
     run = loaded.run
     if start and end and start > end:
         raise ConfigError(loaded.path, "--start", f"{start} is after --end {end}",
                           "pass a start before the end")
-    strategy = build_strategy(loaded)
+    strategy = build_strategy(loaded, strategy_paths)
     history, origins = load_history(loaded, strategy, start, end)
     decisions = checked_decide(strategy, history)
 

@@ -194,7 +194,8 @@ class Decisions:
               reasons: pd.Series | None = None, inputs: pd.DataFrame | None = None
               ) -> Decisions:
         """Decisions from ``weights`` alone: no events, empty reasons and no inputs unless
-        given (each default on the weights' index)."""
+        given (each default on the weights' index). Without events, targets reach the broker
+        through the rebalance policy only (daily for params without ``rebalance``)."""
         index = weights.index
         blank = pd.Series("", index=index, dtype=object)
         return cls(
@@ -229,9 +230,11 @@ class Strategy(ABC):
 
     @property
     def rebalance(self) -> RebalancePolicy:
-        """The rebalance policy (every strategy's params have one, default on_change)."""
+        """The rebalance policy: ``params.rebalance``; for params without one, daily (targets
+        sent whenever a weight drifts past the default 0.05, so a strategy that reports no
+        events still trades)."""
         policy = getattr(self.params, "rebalance", None)
-        return policy if isinstance(policy, RebalancePolicy) else RebalancePolicy()
+        return policy if isinstance(policy, RebalancePolicy) else RebalancePolicy(every="daily")
 
     def symbol_keys(self) -> dict[str, str]:
         """Every symbol the strategy reads, keyed by its config path (for error messages).
