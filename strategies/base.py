@@ -163,14 +163,14 @@ def validate_decisions(strategy: Strategy, history: MarketHistory, decisions: ob
                       (values < 0, "is negative"), (values > 1, "is above 1")):
         if bad.any():
             row, col = (int(i[0]) for i in np.nonzero(bad))
-            raise fail(f"weight {values[row, col]!r} of {weights.columns[col]} at "
+            raise fail(f"weight {float(values[row, col])!r} of {weights.columns[col]} at "
                        f"{_when(index[row])} {what}; weights must be in [0, 1]")
     sums = values.sum(axis=1)
     over = np.nonzero(sums > 1 + 1e-9)[0]
     if len(over):
         row = int(over[0])
         col = int(np.argmax(values[row]))
-        raise fail(f"weights at {_when(index[row])} sum to {sums[row]!r} > 1 (largest: "
+        raise fail(f"weights at {_when(index[row])} sum to {float(sums[row])!r} > 1 (largest: "
                    f"{weights.columns[col]}); the weights of a row must sum to at most 1")
 
 

@@ -5,6 +5,7 @@ column, and ``symbol_keys`` is derived from the params by default."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -24,7 +25,8 @@ from papertrade.strategies.base import (
     Symbol,
     checked_decide,
 )
-from tests.conftest import ALTS, CONFIGS
+from tests.cli_harness import run_cli
+from tests.conftest import ALTS, CONFIGS, ROOT
 
 Mutation = Callable[[pd.DataFrame], pd.DataFrame]
 
@@ -156,3 +158,19 @@ def test_symbol_annotated_fields_are_symbol_keys() -> None:
     assert Pair(PairParams()).symbol_keys() == {
         "strategy.params.traded": "BTC/USDT", "strategy.params.reference": "RUT",
         "strategy.params.others[0]": "ETH/USDT", "strategy.params.others[1]": "SOL/USDT"}
+
+
+def test_a_malformed_answer_stops_a_backtest_with_exit_5(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the CLI: a user strategy whose weights exceed 1 stops before any run folder."""
+    (tmp_path / "greedy.py").write_text(
+        (ROOT / "docs" / "examples" / "sma_cross.py").read_text()
+        .replace('"sma_cross"', '"greedy"').replace(".astype(float))", ".astype(float) * 2)"))
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("name: greedy\nstrategy: {path: greedy.py, name: greedy}\n"
+                   f"data: {{start: 2021-01-01, end: 2021-06-30}}\nruns_dir: {tmp_path / 'runs'}\n")
+    done = run_cli(["backtest", str(cfg)], capsys)
+    assert done.code == 5 and "Traceback" not in done.err
+    (line,) = done.err.strip().splitlines()
+    assert "strategy 'greedy' returned bad decisions: weight 2.0 of BTC/USDT at" in line
+    assert "above 1" in line and not (tmp_path / "runs").exists()
