@@ -23,6 +23,7 @@ Two ways to ask, one answer:
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
@@ -117,10 +118,10 @@ def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool =
 
 
 def _when(time: object) -> str:
-    try:
-        return f"{pd.Timestamp(time):%Y-%m-%d %H:%M} UTC"
-    except (TypeError, ValueError):
-        return repr(time)
+    """A decision time as the errors write it (anything else as its repr)."""
+    if isinstance(time, dt.datetime) and not pd.isna(time):
+        return f"{time:%Y-%m-%d %H:%M} UTC"
+    return repr(time)
 
 
 def validate_decisions(strategy: Strategy, history: MarketHistory, decisions: object, *,

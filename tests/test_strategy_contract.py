@@ -97,6 +97,8 @@ def test_the_index_must_be_the_clock(history: MarketHistory) -> None:
     assert "clock" in short and "column: index" in short
     shifted = malformed(history, lambda w: w.set_axis(w.index + pd.Timedelta(hours=1)))
     assert f"where the clock has {history.clock[0]:%Y-%m-%d %H:%M} UTC" in shifted
+    numbered = malformed(history, lambda w: w.reset_index(drop=True))
+    assert f": 0 where the clock has {history.clock[0]:%Y-%m-%d %H:%M} UTC" in numbered
 
 
 def test_latest_decisions_must_end_at_the_last_time(history: MarketHistory) -> None:
