@@ -19,7 +19,6 @@ import pandas as pd
 
 from papertrade.brokers.base import ExecutionReport
 from papertrade.journal import Journal
-from papertrade.rebalance import FillModel
 from papertrade.strategies.base import Decisions
 from papertrade.trader import DecisionRow, Trader
 
@@ -44,7 +43,6 @@ class ExecutionPlan:
     scheduled: np.ndarray
     label_to_time: dict[dt.date, pd.Timestamp]
     trader: Trader
-    fills: FillModel
     journal: Journal
     quote: str
     last_time: pd.Timestamp
@@ -203,9 +201,9 @@ def run_backtrader(
     # bar's *close* (known only later) and reject orders sized at the open.
     cerebro.broker.set_checksubmit(False)
     cerebro.broker.set_slippage_perc(
-        plan.fills.slippage, slip_open=True, slip_limit=True, slip_match=True, slip_out=True
+        plan.trader.fills.slippage, slip_open=True, slip_limit=True, slip_match=True, slip_out=True
     )
-    cerebro.broker.addcommissioninfo(FractionalPercentCommission(commission=plan.fills.fee))
+    cerebro.broker.addcommissioninfo(FractionalPercentCommission(commission=plan.trader.fills.fee))
     for name, bars in feeds.items():
         cerebro.adddata(ArrayFeed(dataname=bars), name=name)
     cerebro.addstrategy(_TargetWeightsExecutor, plan=plan)

@@ -21,8 +21,6 @@ from papertrade.data.history import MarketHistory
 from papertrade.data.sources import check_symbols, load_market
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
-from papertrade.rebalance import FillModel
-from papertrade.risk import RiskEngine
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
@@ -151,16 +149,13 @@ def _execute(
     journal = Journal(folder / "journal.sqlite")
     journal.set_meta({"mode": "backtest", "strategy": strategy.name, "quote": run.broker.quote,
                       "cash": run.broker.cash})
-    fills = FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps)
-    trader = Trader(journal=journal, policy=strategy.rebalance, fills=fills,
-                    risk=RiskEngine.from_config(run.risk), venue=AnyAmountVenue(),
-                    run_tag=run_tag(folder))
+    trader = Trader.for_run(run, journal=journal, policy=strategy.rebalance,
+                            venue=AnyAmountVenue(), run_tag=run_tag(folder))
     plan = ExecutionPlan(
         decisions=decisions,
         scheduled=scheduled_days(history, strategy.rebalance),
         label_to_time={lbl.date(): t for lbl, t in zip(labels, history.clock, strict=True)},
         trader=trader,
-        fills=fills,
         journal=journal,
         quote=run.broker.quote,
         last_time=history.now,
@@ -177,9 +172,8 @@ def _execute(
         journal.commit()
         logger.info("done: final value {:.2f}", report.final_value)
         return export(folder, journal, traded=strategy.traded_symbols(),
-                      quote=run.broker.quote, benchmarks={s: history.dated_closes(s)
-                                                  for s in strategy.benchmark_symbols()},
-                      cash=run.broker.cash)
+                      quote=run.broker.quote, cash=run.broker.cash,
+                      benchmarks=history.dated_closes(strategy.benchmark_symbols()))
     finally:
         journal.close()
 

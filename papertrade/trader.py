@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from papertrade.config_models import RunConfig
 from papertrade.journal import Journal, iso
 from papertrade.rebalance import (
     FillModel,
@@ -130,6 +131,15 @@ class Trader:
         self.pending: PendingDecision | None = None
         self.catching_up = False  # a rail cut the last plan: re-plan until targets are met
         self.flattened = False  # the kill switch's flatten was planned
+
+    @classmethod
+    def for_run(cls, run: RunConfig, *, journal: Journal, policy: RebalancePolicy,
+                venue: Venue, run_tag: str, dust_notional: float = 0.0) -> Trader:
+        """The kernel a run's config asks for: its fees and slippage, its risk rails."""
+        return cls(journal=journal, policy=policy,
+                   fills=FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps),
+                   risk=RiskEngine.from_config(run.risk), venue=venue, run_tag=run_tag,
+                   dust_notional=dust_notional)
 
     # ------------------------------------------------------------------ the three steps
 

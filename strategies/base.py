@@ -83,22 +83,25 @@ class RebalancePolicy(StrategyParams):
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def scheduled_labels(labels: pd.DatetimeIndex, policy: RebalancePolicy) -> np.ndarray:
+    """Which bars, by their date labels, close on a scheduled rebalance: every bar (daily),
+    the ``weekday``'s bars (weekly), none (on_change: events only)."""
+    if policy.every == "daily":
+        return np.ones(len(labels), dtype=bool)
+    if policy.every == "weekly":
+        return np.asarray(labels.day_of_week == WEEKDAYS.index(policy.weekday))
+    return np.zeros(len(labels), dtype=bool)
+
+
 def scheduled_days(history: MarketHistory, policy: RebalancePolicy) -> np.ndarray:
     """Which decision times are scheduled rebalances, by the weekday of the deciding bar."""
-    n = len(history.clock)
-    if policy.every == "daily":
-        return np.ones(n, dtype=bool)
-    if policy.every == "weekly":
-        return np.asarray(history.labels().day_of_week == WEEKDAYS.index(policy.weekday))
-    return np.zeros(n, dtype=bool)
+    return scheduled_labels(history.labels(), policy)
 
 
 def is_scheduled(label: pd.Timestamp, policy: RebalancePolicy) -> bool:
     """Whether the decision at the close of the bar dated ``label`` is a scheduled rebalance
-    (:func:`scheduled_days` for one bar)."""
-    if policy.every == "weekly":
-        return bool(label.day_of_week == WEEKDAYS.index(policy.weekday))
-    return policy.every == "daily"
+    (:func:`scheduled_labels` for one bar)."""
+    return bool(scheduled_labels(pd.DatetimeIndex([label]), policy)[0])
 
 
 def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool = False

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from papertrade.data.history import MarketHistory
-from papertrade.strategies.base import WEEKDAYS, Decisions
+from papertrade.strategies.base import Decisions, scheduled_labels
 from papertrade.strategies.signals import confirmation_points, drought, prior_high, returns
 
 if TYPE_CHECKING:
@@ -225,17 +225,15 @@ class Scan:
 
     def _scheduled(self, history: MarketHistory, times: pd.DatetimeIndex) -> np.ndarray:
         policy = self.strategy.params.rebalance
-        if policy.every == "daily":
-            return np.ones(len(times), dtype=bool)
-        if policy.every == "on_change":
-            return np.zeros(len(times), dtype=bool)
+        if policy.every != "weekly":  # the labels matter only for a weekday
+            return scheduled_labels(times, policy)
         labels = np.full(len(times), np.datetime64("NaT"), dtype="datetime64[us]")
         for symbol in history.traded:
             found = _at(history.native(symbol), "date", times)
             labels = np.where(np.isnat(labels), found, labels)
             if not np.isnat(labels).any():
                 break
-        return np.asarray(pd.DatetimeIndex(labels).day_of_week == WEEKDAYS.index(policy.weekday))
+        return scheduled_labels(pd.DatetimeIndex(labels), policy)
 
 
 def _at(frame: pd.DataFrame, column: str, times: pd.DatetimeIndex) -> np.ndarray:

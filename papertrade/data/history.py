@@ -255,11 +255,11 @@ class MarketHistory:
         return MarketHistory(clock=clock, bars=self.bars, traded=self.traded,
                              max_staleness=self.max_staleness)
 
-    def dated_closes(self, symbol: str) -> pd.Series:
-        """``symbol``'s closes on its own calendar, indexed by bar date (for benchmarks)."""
-        native = self.native(symbol)
-        return pd.Series(native["close"].to_numpy(), index=pd.DatetimeIndex(native["date"]),
-                         name=symbol)
+    def dated_closes(self, symbols: Iterable[str]) -> dict[str, pd.Series]:
+        """Each symbol's closes on its own calendar, indexed by bar date (for benchmarks)."""
+        return {s: pd.Series(self.native(s)["close"].to_numpy(),
+                             index=pd.DatetimeIndex(self.native(s)["date"]), name=s)
+                for s in symbols}
 
     def truncate(self, until: pd.Timestamp) -> MarketHistory:
         """The history as it was known at ``until``: later bars and decision times dropped."""

@@ -29,7 +29,7 @@ from papertrade.journal import Journal, iso
 from papertrade.live.clock import Clock
 from papertrade.live.execution import OrderExecutor
 from papertrade.live.feed import LiveMarketFeed
-from papertrade.rebalance import CASH_MARGIN, FillModel
+from papertrade.rebalance import CASH_MARGIN
 from papertrade.strategies import Strategy
 from papertrade.strategies.base import checked_decide, is_scheduled
 from papertrade.trader import DecisionRow, Trader, base_asset
@@ -63,7 +63,6 @@ class LiveTrader:
         self.kernel = kernel
         self.quote = run.broker.quote
         self.traded = strategy.traded_symbols()
-        self.fills = FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps)
         self.stop = stop or threading.Event()
         self.stop_reason = ""
         self.last_history: MarketHistory | None = None
@@ -215,7 +214,8 @@ class LiveTrader:
             return self.broker.amount_to_precision(symbol, min(qty, held))
         free = balances.get(self.quote, (0.0, 0.0))[0] * (1 - CASH_MARGIN)
         price = self.executor.call(f"price {symbol}", lambda: self.broker.last_price(symbol))
-        affordable = free / (self.fills.fill_price("buy", price) * (1 + self.fills.fee))
+        fills = self.kernel.fills
+        affordable = free / (fills.fill_price("buy", price) * (1 + fills.fee))
         return self.broker.amount_to_precision(symbol, min(qty, affordable))
 
     def _reconcile_fills(self, since: pd.Timestamp) -> None:

@@ -26,7 +26,6 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
-from papertrade.data.history import MarketHistory
 from papertrade.errors import ConfigError, RunFolderError
 from papertrade.journal import Journal
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
@@ -34,7 +33,6 @@ from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.loop import LiveTrader
 from papertrade.rebalance import FillModel
-from papertrade.risk import RiskEngine
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
@@ -60,13 +58,6 @@ class Wiring:
     exchange_label: str
     history_start: dt.date
     cleanup: Callable[[], None]
-
-
-def benchmarks(strategy: Strategy, history: MarketHistory | None) -> dict[str, pd.Series]:
-    """The benchmark symbols' closes on their own calendars (none before any history)."""
-    if history is None:
-        return {}
-    return {s: history.dated_closes(s) for s in strategy.benchmark_symbols()}
 
 
 class BrokerVenue:
@@ -342,10 +333,9 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
                              max_seconds=run.live.backoff_max_seconds, sleep=pause)
         executor = OrderExecutor(wiring.broker, journal, policy, run.broker.quote,
                                  wiring.clock.now)
-        kernel = Trader(journal=journal, policy=strategy.rebalance,
-                        fills=FillModel.from_bps(run.broker.fee_bps, run.broker.slippage_bps),
-                        risk=RiskEngine.from_config(run.risk), venue=BrokerVenue(wiring.broker),
-                        run_tag=run_tag(folder), dust_notional=run.live.dust_notional)
+        kernel = Trader.for_run(run, journal=journal, policy=strategy.rebalance,
+                                venue=BrokerVenue(wiring.broker), run_tag=run_tag(folder),
+                                dust_notional=run.live.dust_notional)
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
                             executor=executor, kernel=kernel, stop=stop)
@@ -354,7 +344,8 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
         metrics = export(folder, journal, traded=strategy.traded_symbols(),
                          quote=run.broker.quote,
-                         benchmarks=benchmarks(strategy, trader.last_history),
+                         benchmarks=(trader.last_history.dated_closes(
+                             strategy.benchmark_symbols()) if trader.last_history else {}),
                          cash=run.broker.cash)
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)
