@@ -61,18 +61,17 @@ def test_a_strategy_bug_in_a_backtest_is_one_line_and_exit_5(
 def test_a_strategy_bug_in_a_live_run_names_the_decision_time(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, err = run(capsys, "live", str(FLAGSHIP), "--set", f"runs_dir={tmp_path}",
-                    "--set", "strategy.name=buggy_breakout", "--set", "broker.mode=emulator",
-                    "--set", "broker.emulator.start=2020-11-12",
-                    "--set", "live.decision_delay_seconds=0", "--until", "2020-12-01")
+    def live(runs: Path, *flags: str) -> tuple[int, str]:
+        return run(capsys, *flags, "live", str(FLAGSHIP), "--set", f"runs_dir={runs}",
+                   "--set", "strategy.name=buggy_breakout", "--set", "broker.mode=emulator",
+                   "--set", "broker.emulator.start=2020-11-12",
+                   "--set", "live.decision_delay_seconds=0", "--until", "2020-12-01")
+
+    code, err = live(tmp_path)
     assert code == 5
     (line,) = err.strip().splitlines()
     assert "strategy 'buggy_breakout' failed computing the decision at 2020-11-20 00:00 UTC" \
         in line
     assert "ZeroDivisionError" in line
-    verbose_code, verbose = run(capsys, "-v", "live", str(FLAGSHIP), "--set",
-                                f"runs_dir={tmp_path / 'v'}", "--set",
-                                "strategy.name=buggy_breakout", "--set", "broker.mode=emulator",
-                                "--set", "broker.emulator.start=2020-11-12", "--set",
-                                "live.decision_delay_seconds=0", "--until", "2020-12-01")
+    verbose_code, verbose = live(tmp_path / "v", "-v")
     assert verbose_code == 5 and "Traceback" in verbose
