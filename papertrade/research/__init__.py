@@ -1,0 +1,1 @@
+"""Research tools beside the run path: look-ahead checks, sweeps, statistics, studies."""
