@@ -260,3 +260,19 @@ def test_update_of_an_empty_cache_says_what_to_do(
     result = run_cli(["data", "update"], capsys)
     assert result.code == 0
     assert "holds no downloads: papertrade data download SYMBOL..." in result.out
+
+
+def test_switching_a_source_drops_the_old_sources_keys_only() -> None:
+    from papertrade.config import apply_overrides
+
+    raw = {"data": {"symbols": {
+        "RUT": {"source": "yfinance", "ticker": "^RUT", "calendar": "us_equity"},
+        "SPX": {"source": "csv", "path": "spx.csv"}}}}
+    symbols = apply_overrides(raw, ["data.symbols.RUT.source=ccxt",
+                                    "data.symbols.SPX.source=csv"], "f")["data"]["symbols"]
+    assert symbols == {"RUT": {"source": "ccxt", "calendar": "us_equity"},
+                       "SPX": {"source": "csv", "path": "spx.csv"}}  # same source: kept
+    assert raw["data"]["symbols"]["RUT"]["ticker"] == "^RUT"  # the input is not touched
+    added = apply_overrides(raw, ["data.symbols.RUT.source=yfinance",
+                                  "data.symbols.BTC/USDT.source=cache"], "f")["data"]["symbols"]
+    assert added["RUT"]["ticker"] == "^RUT" and added["BTC/USDT"] == {"source": "cache"}
