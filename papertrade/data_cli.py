@@ -86,6 +86,7 @@ def list_data(
     from papertrade.data.bars import bundled_symbols, default_calendar, read_bundled
     from papertrade.data.catalog import cache_entries, read_entry
     from papertrade.data.validate import find_gaps
+    from papertrade.errors import DataError
 
     folder = _cache_dir(cache_dir)
     today = _today()
@@ -102,7 +103,11 @@ def list_data(
         table.add_column(column, justify=justify, no_wrap=column != "source",  # type: ignore[arg-type]
                          overflow="fold")
     for symbol, source, read in sorted(rows, key=lambda r: (r[0], r[1] != "bundled", r[1])):
-        frame = read()
+        try:
+            frame = read()
+        except DataError:
+            table.add_row(symbol, source, "[red]unreadable[/]", "", "", "", "")
+            continue
         index = frame.index
         age = (today - index[-1].date()).days
         table.add_row(symbol, source, f"{index[0]:%Y-%m-%d}", f"{index[-1]:%Y-%m-%d}",
@@ -138,6 +143,9 @@ def download(
     if source is not None and source not in ("ccxt", "yfinance"):
         raise ConfigError("command line", "--source", f"unknown source '{source}'",
                           "use --source ccxt or --source yfinance")
+    if timeframe != "1d":
+        raise ConfigError("command line", "--timeframe", f"'{timeframe}' is not supported yet",
+                          "download daily bars: --timeframe 1d")
     first = _date("--since", since)
     jobs = []
     for item in symbols:

@@ -144,7 +144,7 @@ def load_symbol(
         where = f"cached {entry.label}"
         origin = {"source": "cache", "provider": entry.provider, "file": str(entry.path)}
         if symbol not in data.symbols:
-            origin["instead_of"] = "bundled"
+            frame, origin = _after_bundled(symbol, frame, origin)
             logger.info("{}: reading the download ({}, through {}) instead of the bundled file",
                         symbol, entry.label, entry.last)
     elif isinstance(source, CsvSource):
@@ -175,6 +175,21 @@ def load_symbol(
         raise DataError(f"{symbol}: unsupported source {source!r}")
     return checked_bars(symbol, frame, where=where, calendar=calendar, origin=origin,
                         today=today, max_age=max_staleness(data)[calendar])
+
+
+def _after_bundled(symbol: str, frame: pd.DataFrame, origin: dict[str, object]
+                   ) -> tuple[pd.DataFrame, dict[str, object]]:
+    """A download that starts after the bundled file (``data download --since``) continues
+    the bundled bars: those dated before its first bar come first (recorded in the origin)."""
+    if not bundled_file(symbol).is_file():
+        return frame, origin
+    bundled = read_bundled(symbol)
+    before = bundled.loc[bundled.index < frame.index[0]]
+    if before.empty:
+        return frame, origin
+    spliced = pd.concat([before.loc[:, frame.columns], frame])
+    return spliced, {**origin, "bundled_until": f"{before.index[-1]:%Y-%m-%d}",
+                     "bundled_file": bundled_file(symbol).name}
 
 
 def checked_bars(symbol: str, frame: pd.DataFrame, *, where: str, calendar: Calendar,

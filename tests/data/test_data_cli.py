@@ -276,3 +276,25 @@ def test_switching_a_source_drops_the_old_sources_keys_only() -> None:
     added = apply_overrides(raw, ["data.symbols.RUT.source=yfinance",
                                   "data.symbols.BTC/USDT.source=cache"], "f")["data"]["symbols"]
     assert added["RUT"]["ticker"] == "^RUT" and added["BTC/USDT"] == {"source": "cache"}
+
+
+def test_a_download_since_a_date_continues_the_bundled_bars(
+    fresh: FakeBinance, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = YESTERDAY - dt.timedelta(days=99)
+    result = run_cli(["data", "download", "BTC/USDT", "ETH/USDT", "--since", str(first)],
+                     capsys, 60)
+    assert result.code == 0, result.err
+    assert all(int(r["startTime"]) >= day_ms(first) for r in fresh.klines_requests())
+    config = momentum_config(tmp_path, start="2025-06-01")
+    result = run_cli(["backtest", str(config), "--no-report"], capsys, 120)
+    assert result.code == 0, result.err
+    meta = json.loads((only_run(tmp_path) / "manifest.json").read_text())
+    origin = meta["data"]["BTC/USDT"]
+    bundled = read_bundled("BTC/USDT")
+    before = bundled.loc[: pd.Timestamp(first) - pd.Timedelta(days=1)]
+    assert (origin["source"], origin["first"], origin["last"]) == (
+        "cache", "2017-08-17", YESTERDAY.isoformat())
+    assert origin["bundled_until"] == f"{before.index[-1]:%Y-%m-%d}"
+    assert origin["rows"] == len(before) + 100
+    assert (meta["start"], meta["end"]) == ("2025-06-01", YESTERDAY.isoformat())
