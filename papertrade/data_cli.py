@@ -308,31 +308,41 @@ def _with_cli_hint(message: str, job: Job) -> str:
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[str], Callable[[dt.date], None]]]:
-    """``advance(symbol)`` gives the per-page callback of one symbol's download; a rich
-    progress bar on stderr when it is a terminal, nothing otherwise (the lines on stdout
-    say what was done)."""
+def _progress(total: int) -> Iterator[Callable[[str], Callable[[dt.date, dt.date], None]]]:
+    """``advance(symbol)`` starts one symbol's download and gives its per-page callback: a
+    rich progress bar on stderr (days downloaded out of days to download) when stderr is a
+    terminal, nothing otherwise (the lines on stdout say what was done)."""
     console = _console(stderr=True)
     if not console.is_terminal:
-        yield lambda symbol: lambda day: None
+        yield lambda symbol: lambda first, last: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("downloading", total=total)
-        started: list[str] = []
+    yesterday = _today() - dt.timedelta(days=1)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[reached]}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        current: list[TaskID] = []
 
-        def advance(symbol: str) -> Callable[[dt.date], None]:
-            if started:
-                bar.advance(task)
-            started.append(symbol)
-            bar.update(task, description=f"{symbol}")
+        def advance(symbol: str) -> Callable[[dt.date, dt.date], None]:
+            if current:
+                bar.update(current[-1], visible=False)
+            task = bar.add_task(f"[{len(current) + 1}/{total}] {symbol}", total=None,
+                                reached="")
+            current.append(task)
 
-            def page(day: dt.date) -> None:
-                bar.update(task, description=f"{symbol} through {day}")
+            def page(first: dt.date, last: dt.date) -> None:
+                days = max(1, (yesterday - first).days + 1)
+                bar.update(task, total=days, completed=min(days, (last - first).days + 1),
+                           reached=f"through {last}")
 
             return page
 
         yield advance
-        bar.advance(task)

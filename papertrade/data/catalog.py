@@ -152,7 +152,7 @@ def default_remote(symbol: str) -> tuple[Provider, str, str]:
 def download(
     provider: Provider, namespace: str, name: str, *, symbol: str, timeframe: str,
     since: dt.date | None, cache_dir: Path,
-    on_page: Callable[[dt.date], None] | None = None,
+    on_page: Callable[[dt.date, dt.date], None] | None = None,
 ) -> pd.DataFrame:
     """Download (incrementally: a cached range is not asked for again) the bars of ``name``
     from ``since`` (``None``: the first bar) through the last complete one, into the cache.
@@ -171,7 +171,7 @@ def download(
 
 
 def refresh(entry: CacheEntry, cache_dir: Path,
-            on_page: Callable[[dt.date], None] | None = None) -> pd.DataFrame:
+            on_page: Callable[[dt.date, dt.date], None] | None = None) -> pd.DataFrame:
     """Download only the bars ``entry`` lacks (from its last bar on) into the cache."""
     return download(entry.provider, entry.namespace, entry.name, symbol=entry.symbol,
                     timeframe=entry.timeframe, since=entry.covers_from, cache_dir=cache_dir,
