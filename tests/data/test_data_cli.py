@@ -298,3 +298,59 @@ def test_a_download_since_a_date_continues_the_bundled_bars(
     assert origin["bundled_until"] == f"{before.index[-1]:%Y-%m-%d}"
     assert origin["rows"] == len(before) + 100
     assert (meta["start"], meta["end"]) == ("2025-06-01", YESTERDAY.isoformat())
+
+
+PROGRESS_SCRIPT = """
+import datetime as dt, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from fake_binance_klines import FakeBinance, binance_client_factory
+from test_data_cli import fresh_listing
+from papertrade import cli
+from papertrade.data import download_ccxt
+with FakeBinance([fresh_listing("BTC/USDT")], dt.datetime.now(dt.UTC)) as server:
+    server.page_cap = 500
+    make = binance_client_factory(server.base_url)
+    download_ccxt.default_client = lambda exchange, symbol="": make()
+    cli.main(["data", "download", "BTC/USDT", "--cache-dir", sys.argv[3]])
+"""
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_plain_lines(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    here = Path(__file__).resolve().parent
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while the command runs: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the command's end of the terminal is closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRESS_SCRIPT, str(here), str(here.parent.parent),
+         str(tmp_path / "cache")],
+        stdout=subprocess.PIPE, stderr=slave, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "100"})
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    shown = b"".join(chunks)
+    assert done.returncode == 0, shown.decode(errors="replace")[-2000:]
+    terminal = shown.decode(errors="replace")
+    assert "[1/1] BTC/USDT" in terminal and f"through {YESTERDAY}" in terminal
+    assert "\x1b[" in terminal  # drawn, then cleared (transient)
+    (line, cache_line) = done.stdout.splitlines()
+    assert line.startswith("BTC/USDT") and "+3121 bars" in line and "\x1b" not in line
+    assert cache_line == f"cache: {tmp_path / 'cache'}"
