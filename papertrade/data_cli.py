@@ -24,7 +24,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from papertrade.data.catalog import CacheEntry, Provider
+    from papertrade.data.catalog import Provider
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -44,6 +44,7 @@ class Job:
     namespace: str
     name: str
     since: dt.date | None
+    timeframe: str = "1d"
     pinned: bool = False  # the config downloads it itself (source: ccxt or yfinance)
 
     @property
@@ -147,7 +148,7 @@ def download(
         raise ConfigError("command line", "--timeframe", f"'{timeframe}' is not supported yet",
                           "download daily bars: --timeframe 1d")
     first = _date("--since", since)
-    jobs = []
+    jobs: list[Job] = []
     for item in symbols:
         symbol, _, name = item.partition("=")
         if not symbol.strip() or ("=" in item and not name.strip()):
@@ -156,7 +157,7 @@ def download(
         provider: Provider = (default_remote(symbol)[0] if source is None
                               else "ccxt" if source == "ccxt" else "yfinance")
         jobs.append(_job(symbol, provider, first, exchange, name))
-    _run(jobs, timeframe, _cache_dir(cache_dir))
+    _run(jobs, _cache_dir(cache_dir))
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
@@ -193,9 +194,8 @@ def update(
             typer.echo(f"the cache {folder} holds no downloads: papertrade data download "
                        "SYMBOL... first (or papertrade data update CONFIG)")
             return
-        jobs = [Job(e.symbol, e.provider, e.namespace, e.name, e.covers_from) for e in entries]
-        _run(jobs, entries[0].timeframe if len({e.timeframe for e in entries}) == 1 else None,
-             folder, entries)
+        _run([Job(e.symbol, e.provider, e.namespace, e.name, e.covers_from, e.timeframe)
+              for e in entries], folder)
         return
     _update_config(config, overrides or [], cache_dir)
 
@@ -219,7 +219,6 @@ def _update_config(config: Path, overrides: list[str], cache_dir: Path | None) -
     symbols = list(dict.fromkeys([*strategy.symbol_keys().values(),
                                   *strategy.benchmark_symbols()]))
     jobs: list[Job] = []
-    known: list[CacheEntry] = []
     for symbol in symbols:
         source = data.symbols.get(symbol)
         if isinstance(source, BundledSource | CsvSource):
@@ -228,58 +227,55 @@ def _update_config(config: Path, overrides: list[str], cache_dir: Path | None) -
             continue
         if isinstance(source, CcxtSource):
             jobs.append(Job(symbol, "ccxt", source.exchange, source.market or symbol, None,
-                            pinned=True))
+                            data.timeframe, pinned=True))
             continue
         if isinstance(source, YFinanceSource):
-            jobs.append(Job(symbol, "yfinance", "yahoo", source.ticker, None, pinned=True))
+            jobs.append(Job(symbol, "yfinance", "yahoo", source.ticker, None, data.timeframe,
+                            pinned=True))
             continue
         provider = source.provider if isinstance(source, CacheSource) else None
         entry = find_cached(folder, symbol, data.timeframe, provider)
         if entry is not None:
-            known.append(entry)
             jobs.append(Job(symbol, entry.provider, entry.namespace, entry.name,
-                            entry.covers_from))
+                            entry.covers_from, entry.timeframe))
         else:
-            jobs.append(_job(symbol, provider or default_remote(symbol)[0], None))
-    _run(jobs, data.timeframe, folder, known)
+            jobs.append(_job(symbol, provider or default_remote(symbol)[0], None,
+                             timeframe=data.timeframe))
+    _run(jobs, folder)
 
 
 def _job(symbol: str, provider: Provider, since: dt.date | None, exchange: str = "binance",
-         name: str = "") -> Job:
+         name: str = "", timeframe: str = "1d") -> Job:
     """A download of ``symbol``: ``name`` (default: the symbol on ccxt, its Yahoo ticker on
     yfinance) from ``exchange`` (ccxt) or Yahoo."""
     from papertrade.data.catalog import yahoo_ticker
 
     if provider == "ccxt":
-        return Job(symbol, provider, exchange, name or symbol, since)
-    return Job(symbol, provider, "yahoo", name or yahoo_ticker(symbol), since)
+        return Job(symbol, provider, exchange, name or symbol, since, timeframe)
+    return Job(symbol, provider, "yahoo", name or yahoo_ticker(symbol), since, timeframe)
 
 
 # --------------------------------------------------------------------------- running jobs
 
 
-def _run(jobs: list[Job], timeframe: str | None, folder: Path,
-         known: list[CacheEntry] | None = None) -> None:
+def _run(jobs: list[Job], folder: Path) -> None:
     """Download every job in order, with a progress bar on a terminal and one line per symbol
-    on stdout; stops at the first error (re-raised as is: one line, exit 3)."""
-    from papertrade.data.catalog import download, find_cached
+    on stdout; stops at the first error (one line, exit 3)."""
+    from papertrade.data.catalog import cached_series, download
     from papertrade.errors import DataError
 
-    before = {(e.provider, e.namespace, e.name): e for e in known or []}
     out = _console()
     with _progress(len(jobs)) as advance:
         for job in jobs:
-            old = before.get((job.provider, job.namespace, job.name))
-            if old is None:
-                old = find_cached(folder, job.symbol, timeframe or "1d", job.provider)
-                old = old if old is not None and old.name == job.name else None
+            series = (job.provider, job.namespace, job.name, job.timeframe)
+            old = cached_series(folder, *series)
             try:
                 frame = download(job.provider, job.namespace, job.name, symbol=job.symbol,
-                                 timeframe=timeframe or "1d", since=job.since, cache_dir=folder,
+                                 timeframe=job.timeframe, since=job.since, cache_dir=folder,
                                  on_page=advance(job.symbol))
             except DataError as exc:
                 raise DataError(_with_cli_hint(str(exc), job)) from None
-            after = find_cached(folder, job.symbol, timeframe or "1d", job.provider)
+            after = cached_series(folder, *series)
             rows = after.rows if after is not None else len(frame)
             added = rows - (old.rows if old is not None else 0)
             first = after.first if after is not None else frame.index[0].date()

@@ -91,6 +91,16 @@ def _entry(provider: Provider, meta_path: Path) -> CacheEntry | None:
     return entry if csv.is_file() else None
 
 
+def cached_series(cache_dir: Path, provider: Provider, namespace: str, name: str,
+                  timeframe: str) -> CacheEntry | None:
+    """The download of exactly this series, if the cache holds it."""
+    from papertrade.data.cache import cache_path
+
+    path = cache_path(cache_dir, source=provider, namespace=namespace, name=name,
+                      timeframe=timeframe)
+    return _entry(provider, path.with_suffix(".json"))
+
+
 def find_cached(cache_dir: Path, symbol: str, timeframe: str,
                 provider: Provider | None = None) -> CacheEntry | None:
     """The download of ``symbol`` (from ``provider``, or any) with the latest last bar."""
