@@ -77,6 +77,8 @@ def _today() -> dt.date:
 
 @app.command("list")
 def list_data(
+    symbols: Annotated[list[str] | None, typer.Argument(
+        metavar="[SYMBOL]", help="only these symbols (default: all)")] = None,
     cache_dir: CacheDirOpt = None,
     bundled: Annotated[bool, typer.Option(
         "--bundled/--no-bundled", help="include the bundled data set")] = True,
@@ -103,6 +105,8 @@ def list_data(
                             ("age", "right")):
         table.add_column(column, justify=justify, no_wrap=column != "source",  # type: ignore[arg-type]
                          overflow="fold")
+    if symbols:
+        rows = [row for row in rows if row[0] in symbols]
     for symbol, source, read in sorted(rows, key=lambda r: (r[0], r[1] != "bundled", r[1])):
         try:
             frame = read()

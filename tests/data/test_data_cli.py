@@ -161,6 +161,9 @@ def test_list_shows_bars_matching_the_files(
         assert first in row and last in row and str(len(lines) - 1) in row, (key, row)
     bundled_btc = rows[("BTC/USDT", "bundled")]
     assert f"{(TODAY - BUNDLED_BTC_LAST).days}d" in bundled_btc  # the age of the last bar
+    only = run_cli(["data", "list", "RUT"], capsys).out.splitlines()
+    assert [line.split()[:2] for line in only
+            if line.split()[1:2] in (["bundled"], ["ccxt"], ["yfinance"])] == [["RUT", "bundled"]]
 
 
 def test_yfinance_download_through_the_injected_fetch(
