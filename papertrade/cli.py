@@ -196,6 +196,7 @@ def schema() -> None:
 def _mount() -> None:
     """Add the ``exchange`` and ``runs`` sub-apps (once per process: ``main`` may be called
     many times in one, as the tests do)."""
+    from papertrade.data_cli import app as data_app
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
     from papertrade.strategy_cli import app as strategies_app
@@ -206,6 +207,7 @@ def _mount() -> None:
     app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
     app.add_typer(strategies_app, name="strategies",
                   help="List the strategies and show their parameters.")
+    app.add_typer(data_app, name="data", help="List, download and update market data.")
 
 
 def _configure_logging(verbose: bool) -> None:

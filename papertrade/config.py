@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from papertrade.config_models import (
     BrokerConfig,
     BundledSource,
+    CacheSource,
     Calendar,
     CcxtSource,
     CsvSource,
@@ -54,6 +55,7 @@ from papertrade.util.validation import format_validation_error
 __all__ = [
     "BrokerConfig",
     "BundledSource",
+    "CacheSource",
     "Calendar",
     "CcxtSource",
     "ConfigError",
@@ -251,7 +253,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides; the value is parsed as a YAML scalar or flow list."""
+    """Apply ``a.b.c=value`` overrides; the value is parsed as a YAML scalar or flow list.
+
+    Switching a symbol's source (``data.symbols.RUT.source=bundled``) drops the keys only the
+    old source had (``ticker``, ``path``, ...): the hint "set data.symbols.RUT to
+    {source: bundled}" works when followed literally with ``--set``.
+    """
     result: dict[str, Any] = _deepcopy(raw)
     for item in overrides:
         if "=" not in item:
@@ -278,8 +285,26 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) ->
             if not isinstance(child, dict):
                 raise ConfigError(file, key, f"'{part}' is not a mapping", "override a leaf key")
             node = child
+        if parts[:2] == ["data", "symbols"] and len(parts) == 4 and parts[3] == "source":
+            _drop_other_source_keys(node, value)
         node[parts[-1]] = value
     return result
+
+
+def _source_fields() -> dict[str, set[str]]:
+    """Each ``data.symbols.*.source`` value and the keys its model accepts."""
+    models = (BundledSource, CsvSource, YFinanceSource, CcxtSource, CacheSource)
+    return {get_args(m.model_fields["source"].annotation)[0]: set(m.model_fields)
+            for m in models}
+
+
+def _drop_other_source_keys(node: dict[str, Any], source: Any) -> None:
+    """Before ``node["source"] = source``: drop the keys the new source does not know."""
+    keys = _source_fields().get(source) if isinstance(source, str) else None
+    if keys is None or node.get("source", "bundled") == source:
+        return
+    for key in [k for k in node if k not in keys]:
+        del node[key]
 
 
 def _deepcopy(value: Any) -> Any:

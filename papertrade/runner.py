@@ -18,7 +18,7 @@ from loguru import logger
 
 from papertrade.config import LoadedConfig, capped
 from papertrade.data.history import MarketHistory
-from papertrade.data.sources import check_symbols, load_market
+from papertrade.data.sources import check_symbols, load_market, stale_data_warning
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
 from papertrade.runfolder import (
@@ -99,6 +99,9 @@ def run_backtest(
                           "pass a start before the end")
     strategy = build_strategy(loaded, strategy_paths)
     history, origins = load_history(loaded, strategy, start, end)
+    stale = None if end or run.data.end else stale_data_warning(history, origins, loaded.path)
+    if stale:
+        logger.warning("{}", stale)
     decisions = checked_decide(strategy, history)
 
     folder = create_run_folder(run.runs_dir, run.name, "backtest",

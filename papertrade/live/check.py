@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from papertrade.config import BundledSource, LoadedConfig
+from papertrade.config import BundledSource, CacheSource, LoadedConfig
 from papertrade.strategies import Strategy
 from papertrade.util.secrets import ENV_NAME
 
@@ -65,7 +65,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
             if symbol in strategy.traded_symbols():
                 continue
             source = run.data.symbols.get(symbol, BundledSource())
-            report(not isinstance(source, BundledSource),
+            report(not isinstance(source, BundledSource | CacheSource),
                    f"{key} {symbol} has a live source",
                    f"the bundled file is history only: set data.symbols.{symbol} to "
                    "{source: yfinance, ticker: ...} or {source: csv, path: ...}")
