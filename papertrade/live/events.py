@@ -189,7 +189,8 @@ class Stopped:
     @property
     def text(self) -> str:
         equity = f"; equity {self.equity:,.2f}" if self.equity is not None else ""
-        return f"stopped: {self.reason} ({self.decisions} decisions{equity})"
+        plural = "" if self.decisions == 1 else "s"
+        return f"stopped: {self.reason} ({self.decisions} decision{plural}{equity})"
 
 
 @dataclass(frozen=True)
