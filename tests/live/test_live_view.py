@@ -92,7 +92,7 @@ def test_a_real_clock_countdown_ticks_down_and_long_waits_are_announced() -> Non
     now = pd.Timestamp.now(tz="UTC").floor("s")
     view(ev.Waiting(now, now, now + pd.Timedelta(seconds=90), 90.0, "decision delay"))
     first = view._next()
-    time.sleep(1.1)
+    time.sleep(2.1)
     later = view._next()
     assert first.endswith("in 00:01:30"), first
     assert later.endswith(("in 00:01:28", "in 00:01:27")), later
