@@ -22,7 +22,6 @@ from rich.console import Console
 
 from papertrade.live import events as ev
 from papertrade.live.view import LiveView
-
 from tests.conftest import FLAGSHIP, ROOT, query
 
 REPLAY = ["live", str(FLAGSHIP), "--until", "2020-11-16",
