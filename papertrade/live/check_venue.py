@@ -168,7 +168,7 @@ def _data(loaded: LoadedConfig, strategy: Strategy, client: Any, listed: list[st
           replay: bool, report: Report) -> pd.DataFrame | None:
     """Each data source answers; returns the strategy's weights over the available history
     (what it intends to hold), or None when the history cannot be loaded."""
-    from papertrade.runner import load_history
+    from papertrade.data.sources import load_market
     from papertrade.strategies.base import checked_decide
 
     for symbol in listed:
@@ -185,7 +185,11 @@ def _data(loaded: LoadedConfig, strategy: Strategy, client: Any, listed: list[st
         report(True, f"candles of {len(listed)} symbol{'s' if len(listed) > 1 else ''} "
                      "answered from the venue", "")
     try:
-        history, origins = load_history(loaded, strategy)
+        history, origins = load_market(  # what the backtest of this config would load
+            list(dict.fromkeys([*strategy.symbol_keys().values(),
+                                *strategy.benchmark_symbols()])),
+            strategy.traded_symbols(), loaded.run.data, Path(loaded.path).resolve().parent,
+            loaded.path)
         weights = checked_decide(strategy, history).weights
     except PapertradeError as exc:
         report(False, f"data: {_why(exc)}", "fix the data source named above (data.symbols)")
