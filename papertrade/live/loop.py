@@ -283,7 +283,7 @@ class LiveTrader:
         delay = pd.Timedelta(seconds=self.run.live.decision_delay_seconds)
         self.bus.emit(ev.Started(self.clock.now(), self.folder, self.run.broker.mode,
                                  self.broker.name, self.run.name, self.quote, self.run.broker.cash,
-                                 when + delay, until, self.resumed))
+                                 when, until, self.resumed))
         if once and last is not None and last >= when:
             why = (f"the bar closing at {iso(when)} was already decided in this run; the next "
                    f"closes at {iso(self.next_decision(when))}")
