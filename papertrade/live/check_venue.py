@@ -91,13 +91,21 @@ def _checks(loaded: LoadedConfig, strategy: Strategy, wiring: Any, report: Repor
             cash = _equity(wiring.broker, balances, b.quote, traded)
             report(True, f"authenticated: the account answered a private read "
                          f"({cash:,.2f} {b.quote} of equity in the quote and traded assets)", "")
-    markets = _markets(client, report, wiring.exchange_label)
+    dry = b.mode == "dry_run"
+    # markets and time of the venue orders go to; a dry run fills against public prices
+    venue = client if dry else wiring.broker
+    markets = _markets(venue, report, wiring.exchange_label)
     if markets is None:
         return
     listed = _listed(markets, traded, wiring.exchange_label, b.mode == "emulator", report)
-    _clock(client, report)
+    if dry:
+        report(True, "clock: a dry run signs no request (no receive window)", "")
+    else:
+        _clock(wiring.broker, report)
     weights = _data(loaded, strategy, client, listed, b.mode == "emulator", report)
-    if weights is not None and cash is not None:
+    if dry:
+        report(True, "minimum notional: none in a dry run (simulated fills)", "")
+    elif weights is not None and cash is not None:
         _min_notional(markets, weights, cash, b.quote, wiring.exchange_label, report)
 
 
@@ -110,10 +118,11 @@ def _equity(broker: Any, balances: dict[str, tuple[float, float]], quote: str,
                  + sum(q * float(prices[s]) for s, q in held.items()))
 
 
-def _markets(client: Any, report: Report, venue: str) -> dict[str, Any] | None:
+def _markets(source: Any, report: Report, venue: str) -> dict[str, Any] | None:
+    """The markets of a broker (``markets()``, errors translated) or of a ccxt client."""
     try:
-        return dict(client.load_markets())
-    except Exception as exc:  # ccxt's errors: the venue's exchange info did not answer
+        return dict(source.markets() if hasattr(source, "markets") else source.load_markets())
+    except Exception as exc:  # ccxt's or the broker's: the exchange info did not answer
         report(False, f"{venue} exchange info did not answer: {type(exc).__name__}: "
                       f"{_why(exc)}", "check the venue's URL and status")
         return None
@@ -147,16 +156,16 @@ def _listed(markets: dict[str, Any], traded: list[str], venue: str, replay: bool
     return ok + later
 
 
-def _clock(client: Any, report: Report) -> None:
+def _clock(broker: Any, report: Report) -> None:
     try:
         before = time.time() * 1000
-        server = float(client.fetch_time())
+        server = float(broker.server_time_ms())
         after = time.time() * 1000
-    except Exception as exc:
-        report(False, f"the venue's server time did not answer: {type(exc).__name__}: "
-                      f"{_why(exc)}", "check the venue's URL and status")
+    except PapertradeError as exc:
+        report(False, f"the venue's server time did not answer: {_why(exc)}",
+               "check the venue's URL and status")
         return
-    window = float((getattr(client, "options", None) or {}).get("recvWindow", 5000))
+    window = float(broker.receive_window_ms)
     ahead = (before + after) / 2 - server  # positive: our clock is ahead of the venue's
     ok = -window < ahead <= MAX_AHEAD_MS
     report(ok, f"clock skew {ahead:+,.0f} ms against the venue (allowed: {MAX_AHEAD_MS:,} ms "
