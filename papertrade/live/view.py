@@ -66,6 +66,7 @@ class _State:
     waiting_since: float = 0.0  # time.monotonic() at the Waiting event
     decision: ev.Decision | None = None
     first_benchmarks: dict[str, float] = field(default_factory=dict)
+    first_label: str = ""
     positions: dict[str, float] = field(default_factory=dict)
     orders: int = 0
     trades: int = 0
@@ -121,6 +122,7 @@ class LiveView:
             printed = event.real_seconds > ANNOUNCE_WAIT_SECONDS
         elif isinstance(event, ev.Decision):
             s.decision, s.skipped = event, ""
+            s.first_label = s.first_label or event.label
             s.positions = {k: v for k, v in event.positions.items() if v}
             for name, close in event.benchmarks.items():
                 s.first_benchmarks.setdefault(name, close)
@@ -130,7 +132,7 @@ class LiveView:
             s.skipped = event.why
         elif isinstance(event, ev.OrderPlaced):
             s.orders += 1
-            printed = False  # its fills are printed as trades
+            printed = event.status != "filled"  # a filled order is printed as its trades
         elif isinstance(event, ev.Trade):
             s.trades += 1
             sign = 1.0 if event.side == "buy" else -1.0
@@ -211,8 +213,8 @@ class LiveView:
         if d.equity is None or s.start is None:
             return "n/a"
         text = f"{d.equity:,.2f} {s.start.quote}  {d.equity / s.start.cash - 1:+.2%} vs start"
-        for name, close in d.benchmarks.items():
-            first = s.first_benchmarks.get(name)
-            if first:
-                text += f"  {name} {close / first - 1:+.2%}"
+        moves = [f"{name} {close / s.first_benchmarks[name] - 1:+.2%}"
+                 for name, close in d.benchmarks.items() if s.first_benchmarks.get(name)]
+        if moves:
+            text += f"  benchmarks since {s.first_label}: " + "  ".join(moves)
         return text
