@@ -285,8 +285,8 @@ class LiveTrader:
                                  self.broker.name, self.run.name, self.quote, self.run.broker.cash,
                                  when, until, self.resumed))
         if once and last is not None and last >= when:
-            why = (f"the bar closing at {iso(when)} was already decided in this run; the next "
-                   f"closes at {iso(self.next_decision(when))}")
+            why = ("already decided in this run; the next bar closes at "
+                   f"{iso(self.next_decision(when))}")
             self.bus.emit(ev.Skipped(self.clock.now(), when, why))
             return LoopOutcome(0, f"--once: {why}")
         while not self.stop.is_set():

@@ -91,3 +91,26 @@ def test_failed_starts_each_keep_their_error(tmp_path: Path,
         text = " ".join(shown.out.split())
         assert "failed: BrokerRejected: fetch_balance: AuthenticationError" in text
         assert error in text.split("errors and rejections", 1)[1]  # the journal keeps it too
+
+
+def test_once_again_on_a_decided_bar_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             flagship_emulator: Callable[[str], EmulatorServer]
+                                             ) -> None:
+    server = flagship_emulator("2020-11-12")
+    monkeypatch.setenv("PAPERTRADE_EMULATOR_KEY", server.api_key)
+    monkeypatch.setenv("PAPERTRADE_EMULATOR_SECRET", server.secret)
+    runs = tmp_path / "runs"
+    command = ["live", str(FLAGSHIP), "--once", "--set", "broker.mode=emulator",
+               "--set", f"runs_dir={runs}", "--set", f"broker.emulator.url={server.base_url}",
+               "--set", "live.decision_delay_seconds=0"]
+    first = run_cli(command, capsys, limit=60)
+    assert first.code == 0, first.out + first.err
+    # the emulator's clock says 2020-11-12 00:00: the latest closed bar is 2020-11-11's
+    assert "decision 2020-11-11:" in first.out
+    (folder,) = _folders(runs)
+    again = run_cli([*command, "--resume", str(folder)], capsys, limit=60)
+    assert again.code == 0, again.out + again.err
+    assert ("no decision at 2020-11-12 00:00:00 UTC: already decided in this run; the next "
+            "bar closes at 2020-11-13T00:00:00Z" in again.out), again.out
+    assert len(query(folder, "SELECT * FROM decisions")) == 1
