@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from papertrade.config import LoadedConfig, RunConfig
 from papertrade.errors import ConfigError, PapertradeError, RunFolderError
 from papertrade.journal import Journal
 from papertrade.live import events as ev
+from papertrade.live.attempts import decided, journal_error
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
@@ -214,17 +214,6 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         journal.close()
 
 
-def _journal_error(journal: Journal, now: pd.Timestamp, error: str,
-                   secrets: frozenset[str]) -> None:
-    """Keep this attempt's error in the journal too: a resumed run's manifest is rewritten,
-    its journal keeps every attempt's error (``runs show`` lists them)."""
-    try:
-        journal.event(now, "error", "error", f"run failed: {mask(error, secrets)}")
-        journal.commit()
-    except sqlite3.Error as problem:
-        logger.warning("could not journal the run's error: {}", problem)
-
-
 # --------------------------------------------------------------------------- run folders
 
 
@@ -236,25 +225,9 @@ def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | 
     candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
     for folder in reversed(candidates):
         status = (_manifest(folder) or {}).get("status")
-        if status == "running" or (status == "failed" and _decided(folder)):
+        if status == "running" or (status == "failed" and decided(folder)):
             return folder
     return None
-
-
-def _decided(folder: Path) -> bool:
-    """Whether the run folder's journal holds at least one decision or order."""
-    path = folder / "journal.sqlite"
-    if not path.is_file():
-        return False
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return any(db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
-                       for table in ("decisions", "orders"))
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
 
 
 def _refuse_after_kill_switch(runs_dir: Path, name: str, mode: str, digest: str) -> None:
@@ -393,7 +366,7 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         error = f"{type(exc).__name__}: {exc}"
         finish_manifest(folder, meta, "failed", error=error, secrets=secrets)
         now = wiring.clock.now() if wiring is not None else pd.Timestamp.now(tz="UTC")
-        _journal_error(journal, now, error, secrets)
+        journal_error(journal, now, error, secrets)
         code = (exc.exit_code if isinstance(exc, PapertradeError)
                 else 130 if isinstance(exc, KeyboardInterrupt) else 1)
         bus.emit(ev.Crashed(now, mask(error, secrets), code))
