@@ -1,0 +1,1 @@
+"""Research beside the report: statistics over many runs (sweeps, walk-forward, overfitting)."""
