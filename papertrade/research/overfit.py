@@ -4,20 +4,15 @@ Every function takes ``returns``: a DataFrame of per-period returns, one column 
 on one clock (rows = bars). Sharpe ratios are per period (mean / sample standard deviation,
 risk-free rate zero) unless a key says ``_annual`` (times ``sqrt(periods_per_year)``).
 
-Input policy (each violation raises :class:`OverfitInputError`, a ``ValueError`` whose one-line
-message names the problem and the fix):
-
-- rows where *every* config is NaN are dropped (the first row of ``pct_change()``); any other
-  NaN or an infinite value is an error: filling it would invent returns;
-- a column whose standard deviation is below 1e-12 per period is *flat* (a config that never
-  trades): its Sharpe is 0, it still counts as a trial; a matrix of flat columns only is an error;
-- duplicate column labels are an error (the statistics name the best config by its label).
+Input policy (NaN rows, flat configs, duplicate labels): :mod:`papertrade.research.matrix`; a
+violation raises :class:`OverfitInputError`, a ``ValueError`` with a one-line message naming the
+problem and the fix (exit code 2 if it reaches the CLI).
 
 References: Bailey & López de Prado (2014), "The Deflated Sharpe Ratio", J. Portfolio Management
 40(5); Bailey, Borwein, López de Prado & Zhu (2017), "The Probability of Backtest Overfitting",
 J. Computational Finance 20(4); Hansen (2005), "A Test for Superior Predictive Ability", JBES
-23(4); Li & Ji (2005), "Adjusting multiple testing in multilocus analyses using the eigenvalues
-of a correlation matrix", Heredity 95.
+23(4); Galwey (2009), "A new measure of the effective number of tests", Genetic
+Epidemiology 33(7).
 """
 
 from __future__ import annotations
@@ -38,6 +33,10 @@ from papertrade.research.matrix import (
     validated_matrix,
 )
 from papertrade.research.spa import spa_vs_benchmark
+
+__all__ = ["OverfitInputError", "deflated_sharpe", "effective_trials", "expected_max_sharpe",
+           "overfitting_summary", "pbo_cscv", "probabilistic_sharpe", "spa_vs_benchmark",
+           "verdict"]
 
 SIGNIFICANT = 0.95  # DSR / PSR level called significant
 
@@ -70,20 +69,21 @@ def probabilistic_sharpe(sharpe: float, benchmark: float, t: int, skew: float,
 
 
 def effective_trials(values: np.ndarray) -> float:
-    """Effective number of independent trials of a T x N returns array (Li & Ji 2005).
+    """Effective number of independent trials of a T x N returns array (Galwey 2009).
 
-    ``sum f(lambda_i)`` over the eigenvalues of the configs' correlation matrix, with
-    ``f(x) = 1{x >= 1} + (x - floor(x))``: N for uncorrelated configs, k for k groups of
-    identical ones. Flat configs (no correlation defined) count together as one trial.
+    ``(sum sqrt(lambda_i))^2 / sum lambda_i`` over the eigenvalues of the configs' correlation
+    matrix: N for uncorrelated configs, k for k groups of identical ones, smooth in between
+    (near-duplicates count a little more than one). Flat configs (no correlation defined)
+    count together as one trial.
     """
     live = values.std(axis=0, ddof=1) >= FLAT_STD
-    flat = int(live.size - live.sum())
+    flat = bool((~live).any())
     z = values[:, live]
     z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1) / math.sqrt(z.shape[0] - 1)
     # the non-zero eigenvalues of Z'Z (N x N) and ZZ' (T x T) coincide: use the smaller one
     gram = z.T @ z if z.shape[1] <= z.shape[0] else z @ z.T
     eig = np.clip(np.linalg.eigvalsh(gram), 0.0, None)
-    n_eff = float(np.sum((eig >= 1.0) + (eig - np.floor(eig))))
+    n_eff = float(np.sqrt(eig).sum() ** 2 / eig.sum())
     return min(n_eff + (1.0 if flat else 0.0), float(values.shape[1]))
 
 
