@@ -31,7 +31,7 @@ def label(value: Any) -> Any:
 
 
 def validated_matrix(returns: pd.DataFrame, *, min_columns: int, min_rows: int,
-            what: str) -> pd.DataFrame:
+                     what: str) -> pd.DataFrame:
     """The validated float matrix (all-NaN rows dropped), or a one-line OverfitInputError."""
     if not isinstance(returns, pd.DataFrame):
         raise OverfitInputError(f"{what}: returns must be a DataFrame (rows = periods, "

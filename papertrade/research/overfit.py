@@ -136,8 +136,6 @@ def deflated_sharpe(returns: pd.DataFrame, periods_per_year: float) -> dict[str,
     }
 
 
-
-
 def overfitting_summary(returns: pd.DataFrame, benchmark: pd.Series,
                         periods_per_year: float, *, n_blocks: int = 16, reps: int = 1000,
                         seed: int = 0) -> dict[str, Any]:
