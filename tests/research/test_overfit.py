@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from arch.bootstrap import SPA
 
+from papertrade.research import overfit
 from papertrade.research.overfit import (
     OverfitInputError,
     deflated_sharpe,
@@ -109,6 +110,18 @@ def test_effective_trials_counts_groups_of_identical_configs() -> None:
     assert effective_trials(np.repeat(independent, 5, axis=1)) == pytest.approx(10, rel=0.02)
     with_flat = np.column_stack([independent, np.zeros((1000, 3))])
     assert effective_trials(with_flat) == pytest.approx(11, rel=0.02)  # the flat ones: one
+
+
+def test_effective_trials_of_a_large_sweep_are_estimated_on_a_spread_subset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above EXACT_TRIALS configs: exact for independent configs, overstated (the cautious
+    side) for a clustered grid, never above N."""
+    monkeypatch.setattr(overfit, "EXACT_TRIALS", 40)
+    rng = np.random.default_rng(20)
+    independent = rng.normal(size=(2000, 120))
+    assert effective_trials(independent) == pytest.approx(120, rel=0.05)
+    clustered = np.repeat(rng.normal(size=(2000, 10)), 12, axis=1)
+    assert 10 <= effective_trials(clustered) <= 120
 
 
 def test_noise_is_not_significant_and_overfits() -> None:
