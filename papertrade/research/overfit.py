@@ -146,21 +146,23 @@ def deflated_sharpe(returns: pd.DataFrame, periods_per_year: float) -> dict[str,
     }
 
 
-def overfitting_summary(returns: pd.DataFrame, benchmark: pd.Series,
+def overfitting_summary(returns: pd.DataFrame, benchmark: pd.Series | None,
                         periods_per_year: float, *, n_blocks: int = 16, reps: int = 1000,
                         seed: int = 0) -> dict[str, Any]:
     """The deflated Sharpe, the PBO and the SPA test of one sweep, and a plain-words verdict.
 
     ``{"deflated_sharpe": ..., "pbo": ..., "spa": ..., "verdict": str}``; see each function.
-    Needs at least two configs (PBO ranks configs against each other).
+    Without a ``benchmark`` the SPA test is skipped (``"spa": None``). Needs at least two
+    configs (PBO ranks configs against each other); a bad matrix raises OverfitInputError.
     """
     dsr = deflated_sharpe(returns, periods_per_year)
     pbo = pbo_cscv(returns, n_blocks)
-    spa = spa_vs_benchmark(returns, benchmark, reps=reps, seed=seed)
+    spa = None if benchmark is None else spa_vs_benchmark(returns, benchmark, reps=reps,
+                                                          seed=seed)
     return {"deflated_sharpe": dsr, "pbo": pbo, "spa": spa, "verdict": verdict(dsr, pbo, spa)}
 
 
-def verdict(dsr: dict[str, Any], pbo: dict[str, Any], spa: dict[str, Any]) -> str:
+def verdict(dsr: dict[str, Any], pbo: dict[str, Any], spa: dict[str, Any] | None) -> str:
     """One paragraph a user can act on, from the three statistics' dictionaries."""
     n, n_eff = dsr["n_trials"], dsr["n_effective"]
     head = (f"best of {n} configs ({dsr['best']}): Sharpe {dsr['sharpe_annual']:.2f} a year, "
@@ -182,7 +184,10 @@ def verdict(dsr: dict[str, Any], pbo: dict[str, Any], spa: dict[str, Any]) -> st
     else:
         fit = "the in-sample winner usually stays above median out of sample"
     loss = f"it loses money out of sample in {pbo['prob_oos_loss']:.0%} of splits"
+    text = f"{head}; PBO {share:.2f}: {fit}, {loss}"
+    if spa is None:
+        return f"{text}; no benchmark, so no SPA test."
     p = spa["pvalue_consistent"]
     beats = ("some config beats the benchmark after correcting for data snooping" if p < 0.05
              else "no config reliably beats the benchmark once data snooping is accounted for")
-    return f"{head}; PBO {share:.2f}: {fit}, {loss}; SPA p = {p:.2f}: {beats}."
+    return f"{text}; SPA p = {p:.2f}: {beats}."

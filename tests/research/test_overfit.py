@@ -280,6 +280,8 @@ def test_summary_is_json_and_says_it_in_words() -> None:
     noisy = overfitting_summary(noise(16, t=1200, n=24), benchmark, 365, reps=300)["verdict"]
     assert "not significant after 24 trials" in noisy
     assert "no config reliably beats the benchmark" in noisy
+    alone = overfitting_summary(frame, None, 365)
+    assert alone["spa"] is None and alone["verdict"].endswith("no benchmark, so no SPA test.")
 
 
 def test_leading_nan_rows_are_dropped_and_flat_configs_count_as_trials() -> None:
