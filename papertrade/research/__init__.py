@@ -1,1 +1,1 @@
-"""Research beside the report: statistics over many runs (sweeps, walk-forward, overfitting)."""
+"""Research tools beside the run path: look-ahead checks, sweeps, statistics, studies."""
