@@ -49,6 +49,7 @@ from papertrade.config_models import (
 )
 from papertrade.errors import ConfigError
 from papertrade.util.paths import resolve_path
+from papertrade.util.secrets import MASK
 from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
@@ -352,7 +353,8 @@ def capped(exc: ConfigError) -> ConfigError:
 
 
 def _check_numbers(raw: Any, file: str) -> None:
-    """Every number in the config is finite and within +-MAX_ABS_NUMBER (iterative walk)."""
+    """Every number in the config is finite and within +-MAX_ABS_NUMBER, and no value is a
+    secret masked as ``***`` by a run folder's config.yaml (iterative walk)."""
     pending: list[tuple[str, Any]] = [("", raw)]
     while pending:
         key, value = pending.pop()
@@ -360,6 +362,9 @@ def _check_numbers(raw: Any, file: str) -> None:
             pending.extend((_join(key, k), v) for k, v in value.items())
         elif isinstance(value, list):
             pending.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, str) and MASK in value:
+            raise ConfigError(file, key, f"holds {MASK}, a secret masked when a run folder "
+                              "was written", f"set it again: --set {key}=... or ${{VAR}}")
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(file, key, f"not a finite number (got {value})",
                               "write a finite number, or null where the key allows none")
