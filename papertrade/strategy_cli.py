@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+if TYPE_CHECKING:  # pydantic loads with the command, not with `papertrade --help`
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 
 StrategyPathOpt = Annotated[
     list[Path] | None,
@@ -53,6 +56,8 @@ def _bounds(info: FieldInfo) -> str:
 
 def parameter_lines(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
     """(key, type, default, description) of every field, nested models flattened."""
+    from pydantic import BaseModel
+
     rows: list[tuple[str, str, str, str]] = []
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"

@@ -27,6 +27,7 @@ import typer
 app = typer.Typer(
     help="A local exchange speaking Binance's spot REST API, replaying bundled daily data.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

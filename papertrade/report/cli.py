@@ -24,6 +24,7 @@ app = typer.Typer(
     name="runs",
     help="Review logged runs: list them, show one, compare several, write HTML reports.",
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
