@@ -30,7 +30,8 @@ def _time(command: list[str], repeat: int) -> list[float]:
 
 
 def _slowest_imports(count: int = 12) -> list[str]:
-    probe = "from papertrade.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    probe = ("from papertrade.cli import main\ntry:\n    main(['--help'])\n"
+             "except SystemExit:\n    pass")
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", probe],
                          capture_output=True, text=True, check=False).stderr
     rows = [line.split("|") for line in out.splitlines() if line.startswith("import time:")

@@ -90,13 +90,14 @@ def backtest(
 ) -> None:
     """Backtest CONFIG on historical data; prints a summary and the run folder."""
     from papertrade.runner import run_backtest
-    from papertrade.terminal import print_summary
+    from papertrade.terminal import print_summary, progress_status
 
     loaded = _load(config, overrides)
-    result = run_backtest(
-        loaded, start=_date_option("--start", start), end=_date_option("--end", end),
-        report=report, strategy_paths=strategy_path or [],
-    )
+    with progress_status() as progress:
+        result = run_backtest(
+            loaded, start=_date_option("--start", start), end=_date_option("--end", end),
+            report=report, strategy_paths=strategy_path or [], progress=progress,
+        )
     print_summary(result.folder, result.metrics)
 
 
@@ -223,7 +224,13 @@ def _configure_logging(verbose: bool) -> None:
     from loguru import logger
 
     logger.remove()
-    logger.add(sys.stderr, level="INFO" if verbose else "WARNING",
+    # sys.stderr looked up per message: a backtest's spinner redirects it, so a warning is
+    # printed above the spinner instead of through it
+    def to_stderr(message: str) -> None:
+        sys.stderr.write(message)
+
+    logger.add(to_stderr, colorize=sys.stderr.isatty(),
+               level="INFO" if verbose else "WARNING",
                format="<level>{level: <7}</level> {message}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,17 +92,24 @@ def run_backtest(
     end: dt.date | None = None,
     report: bool = True,
     strategy_paths: Sequence[Path] = (),
+    progress: Callable[[str], None] = lambda step: None,
 ) -> RunResult:
-    """Backtest ``loaded`` on its data through backtrader; returns the run folder."""
+    """Backtest ``loaded`` on its data through backtrader; returns the run folder.
+
+    ``progress`` is told each step as it starts (``"loading data: 10 symbols"``...).
+    """
     run = loaded.run
     if start and end and start > end:
         raise ConfigError(loaded.path, "--start", f"{start} is after --end {end}",
                           "pass a start before the end")
     strategy = build_strategy(loaded, strategy_paths)
+    symbols = {*strategy.symbol_keys().values(), *strategy.benchmark_symbols()}
+    progress(f"loading data: {len(symbols)} symbols")
     history, origins = load_history(loaded, strategy, start, end)
     stale = None if end or run.data.end else stale_data_warning(history, origins, loaded.path)
     if stale:
         logger.warning("{}", stale)
+    progress(f"deciding: {strategy.name} on {len(history.clock):,} bars")
     decisions = checked_decide(strategy, history)
 
     labels = history.labels()
@@ -127,6 +134,7 @@ def run_backtest(
         for warning in warnings if isinstance(warnings, list) else []:
             logger.info("data: {}", warning)
     try:
+        progress("simulating fills (backtrader)")
         metrics = _execute(loaded, strategy, history, decisions, folder)
     except BaseException as exc:
         finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
@@ -138,6 +146,7 @@ def run_backtest(
         logger.remove(sink)
     finish_manifest(folder, meta, "finished", secrets=secrets)
     if report:
+        progress("writing report.html")
         _write_report(folder)
     return RunResult(folder, metrics)
 

@@ -103,11 +103,33 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+def replay_start(run: RunConfig) -> dt.date:
+    """The first day of an emulator's replay: ``broker.emulator.start``, else ``data.start``,
+    else 400 days ago (also where the other modes' history starts without ``data.start``)."""
+    return run.broker.emulator.start or run.data.start or dt.date.today() - dt.timedelta(days=400)
+
+
+def check_until(loaded: LoadedConfig, until: dt.date | None) -> None:
+    """Refuse a ``--until`` before the session's first decision could happen (nothing would
+    run): before the replay's start for an in-process emulator, before today otherwise."""
+    run = loaded.run
+    if until is None or (run.broker.mode == "emulator" and run.broker.emulator.url is not None):
+        return  # a running emulator's clock is only known once connected
+    if run.broker.mode == "emulator":
+        first, what = replay_start(run), "the replay's start"
+        fix = "pass a later --until, or set broker.emulator.start or data.start before it"
+    else:
+        first, what = dt.datetime.now(dt.UTC).date(), f"today ({run.broker.mode} trades now)"
+        fix = "pass today or a later date, or drop --until"
+    if until < first:
+        raise ConfigError(loaded.path, "--until", f"{until} is before {what} {first}", fix)
+
+
 def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
     """Build the mode's broker, clock and market-data client."""
     run = loaded.run
     b = run.broker
-    start = b.emulator.start or run.data.start or dt.date.today() - dt.timedelta(days=400)
+    start = replay_start(run)
     if b.mode == "emulator":
         return _wire_emulator(loaded, strategy, start)
     if b.mode == "testnet":
@@ -313,6 +335,8 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
     from papertrade.runfolder.export import export
 
     run: RunConfig = loaded.run
+    if resume is None:
+        check_until(loaded, until)
     folder, meta = open_run_folder(loaded, strategy, resume)
     secrets = secret_values(loaded.raw)
     sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))

@@ -46,7 +46,10 @@ def readable_term(term: str) -> str:
     return " / ".join(parts)
 
 
-class ReadableFormatter(typer.core._click.HelpFormatter):  # type: ignore[name-defined,misc]
+_Formatter = typer.Context.formatter_class  # click's, vendored or not depending on typer
+
+
+class ReadableFormatter(_Formatter):  # type: ignore[misc,valid-type]
     """A help formatter that rewrites typer's ``{arg}`` and ``<type>`` as click would."""
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
