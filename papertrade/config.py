@@ -74,6 +74,7 @@ __all__ = [
     "apply_overrides",
     "capped",
     "load_config",
+    "parse_yaml",
     "read_yaml",
 ]
 
@@ -229,6 +230,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(file, "", f"cannot read: {one_line(str(exc), 120)}",
                           "pass a UTF-8 YAML file") from None
+    return parse_yaml(text, file)
+
+
+def parse_yaml(text: str, file: str) -> dict[str, Any]:
+    """Parse a YAML mapping strictly (bounded: no alias bombs, no deep nesting); every failure
+    is a one-line ConfigError naming ``file``."""
     try:
         data = _load_text(text, file)
     except yaml.MarkedYAMLError as exc:

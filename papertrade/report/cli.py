@@ -117,8 +117,11 @@ def compare(
 
     if len(runs) < 2:
         raise RunFolderError("compare needs two or more runs; `papertrade runs list` shows ids")
+    from papertrade.runfolder.settings import read_settings
+
     paths = [resolve_run(r, runs_dir) for r in runs]
-    render_compare([read_header(p) for p in paths], _console())
+    settings = [read_settings(p)[0] for p in paths]
+    render_compare([read_header(p) for p in paths], _console(), settings)
     if out is None:
         digest = hashlib.sha256("\n".join(p.name for p in paths).encode()).hexdigest()[:8]
         out = subfolder(runs_dir, COMPARE_DIR) / f"compare-{digest}.html"

@@ -43,6 +43,7 @@ from papertrade.report.html_parts import page, table
 from papertrade.report.placement import report_target, subfolder
 from papertrade.runfolder import read_header
 from papertrade.runfolder.layout import ASSETS_DIR
+from papertrade.runfolder.settings import differing, read_settings, run_labels, value_of
 from papertrade.util.text import one_line
 
 MAX_TRADES: Final = 2000
@@ -277,19 +278,28 @@ def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
                   inline_js: bool = False) -> Path:
     """One page: every run's growth of 1 on one chart, metrics side by side."""
     headers = [read_header(p) for p in run_dirs]
+    settings = [read_settings(p)[0] for p in run_dirs]
+    labels = run_labels(headers, settings)
     curves = {}
-    for h in headers:
+    for h, name in zip(headers, labels, strict=True):
         frames = load_frames(h)
         if frames.equity is not None:
-            curves[f"{h.name or h.run_id} ({h.run_id[-8:]})"] = frames.equity
+            curves[name] = frames.equity
     keys = [k for k in LABELS if any(k in (h.metrics or {}) for h in headers)]
-    head = ["metric", *(escape(h.run_id) for h in headers)]
+    head = ["metric", *(f'<span class="label">{escape(name)}</span><br>'
+                        f'<span class="id">{escape(h.run_id)}</span>'
+                        for h, name in zip(headers, labels, strict=True))]
     rows = [["status", *(escape(h.status) for h in headers)]]
     rows += [[escape(label(k)), *(escape(fmt_metric(k, (h.metrics or {}).get(k), h.quote))
                                   if k in (h.metrics or {}) else "" for h in headers)]
              for k in keys]
+    diff = differing(settings)
+    diff_rows = [[escape(key), *(escape(value_of(one, key)) for one in settings)]
+                 for key in diff]
     body = (f"<header><h1>Comparing {len(headers)} runs</h1></header>"
-            f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
+            + table("compare-settings", ["setting", *head[1:]], diff_rows,
+                    "settings that differ", empty="none: the runs share every setting")
+            + f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
             f"{table('compare-metrics', head, rows, 'metrics side by side')}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from rich.console import Console, Group
@@ -26,6 +26,7 @@ from papertrade.report.formatting import (
     label,
 )
 from papertrade.runfolder import RunHeader
+from papertrade.runfolder.settings import differing, run_labels, value_of
 
 STATUS_STYLE: Final = {
     "finished": "green", "running": "bold cyan", "crashed": "bold red",
@@ -235,12 +236,36 @@ def decisions_table(d: RunDetails) -> Table:
     return table
 
 
-def render_compare(headers: Sequence[RunHeader], console: Console) -> None:
-    """Metrics side by side; one column per run."""
+def settings_table(headers: Sequence[RunHeader],
+                   settings: Sequence[Mapping[str, Any]]) -> Table:
+    """The settings whose values differ between the runs: key, then each run's value (runs
+    headed by number and hash, in the order given)."""
+    keys = differing(settings)
+    table = Table(title=f"settings that differ ({len(keys)})", title_justify="left", box=None,
+                  header_style="bold")
+    table.add_column("setting", no_wrap=True)
+    for i, h in enumerate(headers, 1):
+        table.add_column(Text(f"#{i} …{h.run_id[-8:]}"), overflow="fold")
+    for key in keys:
+        _add(table, key, *(value_of(one, key) for one in settings))
+    if not keys:
+        _add(table, Text("none: the runs share every setting", style="dim"),
+             *("" for _ in headers))
+    return table
+
+
+def render_compare(headers: Sequence[RunHeader], console: Console,
+                   settings: Sequence[Mapping[str, Any]] | None = None) -> None:
+    """The settings that differ first (``settings``: each run's, from its config.yaml), then
+    the metrics side by side; one column per run, named by what differs."""
+    chosen = list(settings) if settings is not None else [{} for _ in headers]
+    labels = run_labels(headers, chosen)
+    if settings is not None:
+        console.print(settings_table(headers, chosen))
     table = Table(box=None, header_style="bold")
     table.add_column("")
-    for h in headers:
-        title = Group(Text(h.name or h.run_id, style="bold"), Text(h.mode, style="dim"),
+    for i, (h, name) in enumerate(zip(headers, labels, strict=True), 1):
+        title = Group(Text(f"#{i} {name}", style="bold"), Text(h.mode, style="dim"),
                       Text(h.run_id.split("-")[0] + "…" + h.run_id[-8:], style="dim"))
         table.add_column(title, justify="right")
     _add(table, "status", *(status_text(h.status) for h in headers))
