@@ -27,7 +27,14 @@ from papertrade.report.formatting import (
     label,
 )
 from papertrade.runfolder import RunHeader
-from papertrade.runfolder.settings import differing, run_labels, short_key, value_of
+from papertrade.runfolder.settings import (
+    data_origins,
+    differing,
+    last_bars,
+    run_labels,
+    short_key,
+    value_of,
+)
 
 STATUS_STYLE: Final = {
     "finished": "green", "running": "bold cyan", "crashed": "bold red",
@@ -206,8 +213,11 @@ def render_show(d: RunDetails, console: Console) -> None:
             _add(table, str(p["symbol"]), fmt_qty(p.get("qty")), fmt_price(p.get("price")),
                           fmt_money(p.get("value")), fmt_pct(p.get("weight")))
         console.print(table)
+    data = data_table(d)
+    if data is not None:
+        console.print(data)
     if d.decisions:
-        console.print(decisions_table(d))
+        console.print(decisions_table(d, console.width))
     if d.trades:
         table = Table(title=f"recent trades ({len(d.trades)} of {d.trades_total})",
                       title_justify="left", box=None, header_style="bold")
@@ -215,7 +225,7 @@ def render_show(d: RunDetails, console: Console) -> None:
             table.add_column(name, justify="right" if name in ("qty", "price", "notional",
                                                                "fee") else "left")
         for t in d.trades:
-            _add(table, str(t.get("time") or t.get("date") or ""), str(t.get("symbol", "")),
+            _add(table, _when(t.get("time") or t.get("date")), str(t.get("symbol", "")),
                           Text(str(t.get("side", "")),
                                style="green" if t.get("side") == "buy" else "red"),
                           fmt_qty(t.get("qty")), fmt_price(t.get("price")),
@@ -233,20 +243,54 @@ def render_show(d: RunDetails, console: Console) -> None:
         console.print("[dim]no errors or rejections journaled[/]")
 
 
-def decisions_table(d: RunDetails) -> Table:
+#: narrower terminals leave the decisions' inputs to the report (they would fold mid-number)
+INPUTS_MIN_WIDTH: Final = 110
+
+
+def decisions_table(d: RunDetails, width: int = 200) -> Table:
+    """The latest decisions, one target and one input per line; without the inputs column
+    below :data:`INPUTS_MIN_WIDTH` columns."""
     total = f" of {d.decisions_total}" if d.decisions_total is not None else ""
+    inputs = width >= INPUTS_MIN_WIDTH
     table = Table(title=f"latest decisions (sent rebalances and the last one; "
-                  f"{len(d.decisions)}{total}) [dim]({escape(d.decisions_source)})[/]",
+                  f"{len(d.decisions)}{total}) [dim]({escape(d.decisions_source)})"
+                  f"{'' if inputs else '; inputs: in report.html or a wider terminal'}[/]",
                   title_justify="left", box=None, header_style="bold")
     table.add_column("date", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    table.add_column("targets")
-    table.add_column("inputs", overflow="fold", style="dim")
+    table.add_column("reason", overflow="fold", ratio=3)
+    table.add_column("targets", no_wrap=True)
+    if inputs:
+        table.add_column("inputs", overflow="fold", style="dim", ratio=2)
     table.add_column("sent")
     for row in d.decisions:
-        _add(table, str(row.get("date", "")), arrow(str(row.get("reason", ""))),
-                      fmt_weights(row.get("targets")), fmt_inputs(row.get("inputs")),
-                      "yes" if row.get("sent") else "no")
+        cells = [str(row.get("date", "")), arrow(str(row.get("reason", ""))),
+                 fmt_weights(row.get("targets"), sep="\n")]
+        if inputs:
+            cells.append(fmt_inputs(row.get("inputs"), sep="\n"))
+        _add(table, *cells, "yes" if row.get("sent") else "no")
+    return table
+
+
+def _when(value: Any) -> str:
+    """A journal time, short: ``2026-03-02`` at midnight UTC, else ``2026-03-02 14:05``."""
+    text = str(value or "")
+    if text.endswith(("T00:00:00Z", "T00:00:00+00:00")):
+        return text[:10]
+    return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" else text
+
+
+def data_table(d: RunDetails) -> Table | None:
+    """The data's last bar per symbol, grouped (stalest first): how fresh the run's data was."""
+    groups = last_bars(data_origins(d.header.manifest))
+    if not groups:
+        return None
+    table = Table(title="data (last bar of each symbol's source)", title_justify="left",
+                  box=None, header_style="bold")
+    table.add_column("last bar", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("symbols")
+    for last, source, symbols in groups:
+        _add(table, last, source, ", ".join(symbols))
     return table
 
 
