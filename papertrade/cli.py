@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     use_readable_help()
     _mount()
     try:
-        app(args=args, standalone_mode=False)
+        app(args=args, standalone_mode=False, prog_name="papertrade")
     except PapertradeError as exc:
         if verbose:
             import traceback

@@ -10,7 +10,8 @@ freqtrade users read. A metavar set on an option (``KEY=VALUE``, ``DATE``) is ke
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 import typer
@@ -33,11 +34,13 @@ def readable_type(label: str) -> str:
     return _TYPES.get(inner.lower(), inner.upper())
 
 
-def readable_term(term: str) -> str:
-    """A help row's left cell: an option's type token made readable; an argument's name only,
-    upper-cased (its type is in its help)."""
-    if not term.startswith("-"):
+def readable_term(term: str, argument: bool = False) -> str:
+    """A help row's left cell: an option's type token made readable; an ``argument``'s name
+    only, upper-cased (its type is in its help); anything else (a command) as it is."""
+    if argument:
         return _TYPE_TOKEN.sub("", term).upper()
+    if not term.startswith("-"):
+        return term
     parts = [
         _TYPE_TOKEN.sub(lambda m: (" " + readable_type(m.group(1))).rstrip()
                         + (m.group(2) or ""), part)
@@ -56,11 +59,22 @@ class ReadableFormatter(_Formatter):  # type: ignore[misc,valid-type]
         """The usage line with required arguments as ``NAME``."""
         super().write_usage(prog, _REQUIRED.sub(lambda m: m.group(1).upper(), args), prefix)
 
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """A help section (remembered: the rows of ``Arguments`` are named differently)."""
+        previous, self._section = getattr(self, "_section", ""), name
+        try:
+            with super().section(name):
+                yield
+        finally:
+            self._section = previous
+
     def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30,
                  col_spacing: int = 2) -> None:
         """Definition rows with readable metavars."""
-        super().write_dl([(readable_term(term), text) for term, text in rows], col_max,
-                         col_spacing)
+        argument = getattr(self, "_section", "") == "Arguments"
+        super().write_dl([(readable_term(term, argument), text) for term, text in rows],
+                         col_max, col_spacing)
 
 
 class ReadableContext(typer.Context):

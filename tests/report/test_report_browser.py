@@ -23,7 +23,8 @@ from report_fixtures import FixtureRun
 
 from papertrade.report import write_report
 from papertrade.report.formatting import fmt_metric
-from papertrade.runfolder import resolve_run
+from papertrade.runfolder import read_header, resolve_run
+from papertrade.runfolder.settings import read_settings, run_labels
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -232,7 +233,10 @@ def test_compare_page_draws_every_run(browser: Any, fixture_runs: Path, real_bac
     loaded = open_report(browser, page_path)
     check_charts(loaded, ["compare"])
     names = loaded.page.evaluate("document.getElementById('chart-compare').data.map(t => t.name)")
-    assert [n.rsplit(" (", 1)[1].rstrip(")") for n in names] == [p.name[-8:] for p in runs]
+    labels = run_labels([read_header(p) for p in runs], [read_settings(p)[0] for p in runs])
+    assert names == labels and len(set(names)) == len(runs)  # named by what differs
     header = loaded.page.eval_on_selector_all("#compare-metrics thead th",
                                               "cells => cells.map(c => c.innerText)")
-    assert header == ["metric", *(p.name for p in runs)]
+    assert header[0] == "metric"
+    assert [cell.splitlines() for cell in header[1:]] == [[name, p.name]
+                                                          for name, p in zip(names, runs)]
