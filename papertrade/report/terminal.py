@@ -125,9 +125,10 @@ def render_list(headers: Sequence[RunHeader], console: Console, total: int, wher
         counts[h.status] = counts.get(h.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     shown_runs = f"{len(headers)} of {total}" if len(headers) != total else f"{total}"
-    text.append(f"{shown_runs} run(s) in {where}" + (f": {summary}" if summary else ""), "dim")
     console.print(text, no_wrap=True, crop=False, overflow="ignore", soft_wrap=True,
-                  highlight=False)
+                  highlight=False, end="")
+    console.print(Text(f"{shown_runs} run(s) in {where}" + (f": {summary}" if summary else ""),
+                       style="dim"), soft_wrap=limit is None, highlight=False)
 
 
 def _value(metrics: dict[str, Any] | None, key: str, quote: str = "") -> str:

@@ -240,3 +240,35 @@ def test_compare_page_draws_every_run(browser: Any, fixture_runs: Path, real_bac
     assert header[0] == "metric"
     assert [cell.splitlines() for cell in header[1:]] == [[name, p.name]
                                                           for name, p in zip(names, runs)]
+
+
+def test_report_configuration_lists_every_setting(browser: Any, real_backtest: Path) -> None:
+    """Every strategy parameter (defaults included), the broker, the data range and risk are
+    shown with their values, and each symbol's source with its last bar."""
+    import yaml
+
+    from papertrade.runfolder.settings import flatten, format_value
+    from papertrade.strategies import get_strategy
+
+    loaded = open_report(browser, real_backtest / "report.html")
+    page = loaded.page
+    assert page.is_visible("text=Configuration") and page.is_visible("#settings-strategy")
+    shown = dict(page.eval_on_selector_all(
+        "table.settings tr[data-key]",
+        "rows => rows.map(r => [r.dataset.key, r.querySelector('td').innerText])"))
+    written = flatten(yaml.safe_load((real_backtest / "config.yaml").read_text()))
+    assert shown == {key: format_value(value) for key, value in written.items()}
+    strategy = get_strategy("rut_breakout_rotation", "<test>")
+    params = flatten(strategy.Params().model_dump(mode="json"), "strategy.params.")
+    assert len(params) >= 15 and set(params) <= set(shown)
+    assert shown["strategy.params.exit.ma_days"] == "50"
+    for key in ("broker.cash", "broker.fee_bps", "broker.slippage_bps", "data.start",
+                "data.end", "risk.max_order_notional", "risk.kill_drawdown"):
+        assert key in shown, key
+    metrics = json.loads((real_backtest / "metrics.json").read_text())
+    assert shown["data.end"] == metrics["end"]
+    origins = json.loads((real_backtest / "manifest.json").read_text())["data"]
+    rows = page.eval_on_selector_all(
+        "#data-origins tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    assert {row[0]: row[3] for row in rows} == {s: o["last"] for s, o in origins.items()}
+    assert loaded.errors == []
