@@ -16,7 +16,8 @@ from typing import Any
 
 from loguru import logger
 
-from papertrade.config import CsvSource, LoadedConfig, capped
+from papertrade.config import LoadedConfig, capped
+from papertrade.config_effective import BACKTEST_HEADER, digested, effective_config
 from papertrade.data.history import MarketHistory
 from papertrade.data.sources import check_symbols, load_market, stale_data_warning
 from papertrade.errors import ConfigError
@@ -34,7 +35,6 @@ from papertrade.runfolder.export import export
 from papertrade.strategies import Strategy, get_strategy
 from papertrade.strategies.base import Decisions, checked_decide, scheduled_days
 from papertrade.trader import AnyAmountVenue, Trader
-from papertrade.util.paths import resolve_path
 from papertrade.util.secrets import masking_filter, secret_values
 
 
@@ -113,10 +113,11 @@ def run_backtest(
     decisions = checked_decide(strategy, history)
 
     labels = history.labels()
-    effective = effective_config(loaded, strategy, start or run.data.start or labels[0].date(),
+    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
+                                 start or run.data.start or labels[0].date(),
                                  end or run.data.end or labels[-1].date())
     folder = create_run_folder(run.runs_dir, run.name, "backtest",
-                               run_digest(_digested(effective), origins))
+                               run_digest(digested(effective), origins))
     secrets = secret_values(loaded.raw)
     meta = manifest(
         folder, name=run.name, mode="backtest", strategy=run.strategy.name,
@@ -126,7 +127,7 @@ def run_backtest(
         data=origins, secrets=secrets,
     )
     write_json(folder / "manifest.json", meta)
-    write_config(folder, effective, secrets=secrets, header=_CONFIG_HEADER)
+    write_config(folder, effective, secrets=secrets, header=BACKTEST_HEADER)
     sink = logger.add(folder / "run.log", level="INFO", enqueue=False,
                       filter=masking_filter(secrets))
     for origin in origins.values():  # printed while loading, before this log existed
@@ -149,43 +150,6 @@ def run_backtest(
         progress("writing report.html")
         _write_report(folder)
     return RunResult(folder, metrics)
-
-
-_CONFIG_HEADER = (
-    "The effective configuration of this run: the config file with its --set overrides,\n"
-    "--start/--end and every default applied; paths absolute. Reproduce the run with\n"
-    "  papertrade backtest <this file>\n"
-    "A value shown as *** is a masked secret: set it again to run this file.\n"
-)
-
-
-def effective_config(loaded: LoadedConfig, strategy: Strategy, start: dt.date,
-                     end: dt.date) -> dict[str, Any]:
-    """What a backtest actually ran: every key with its value (defaults, ``--set`` and the
-    strategy's validated params included), the data window resolved to dates, and every path
-    absolute so the file still resolves when read from inside the run folder."""
-    run = loaded.run
-    base = Path(loaded.path).resolve().parent
-    raw: dict[str, Any] = run.model_dump(mode="json")
-    raw["strategy"]["params"] = strategy.params.model_dump(mode="json")
-    if run.strategy.path is not None:
-        path = run.strategy.path.expanduser()
-        raw["strategy"]["path"] = str(path if path.is_absolute() else (base / path).resolve())
-    raw["data"]["start"], raw["data"]["end"] = start, end
-    for symbol, source in run.data.symbols.items():
-        if isinstance(source, CsvSource):
-            raw["data"]["symbols"][symbol]["path"] = str(resolve_path(source.path, base)
-                                                         .resolve())
-    cache = run.data.cache_dir
-    if not str(cache).startswith("~"):  # ~ reads the same anywhere; relative means the cwd
-        raw["data"]["cache_dir"] = str(cache.resolve())
-    raw["runs_dir"] = str(run.runs_dir.expanduser().resolve())
-    return raw
-
-
-def _digested(effective: dict[str, Any]) -> dict[str, Any]:
-    """The effective config as the run's hash covers it: all but where the run is written."""
-    return {key: value for key, value in effective.items() if key != "runs_dir"}
 
 
 def _execute(

@@ -26,6 +26,7 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
+from papertrade.config_effective import LIVE_HEADER, effective_config
 from papertrade.errors import ConfigError, PapertradeError, RunFolderError
 from papertrade.journal import Journal
 from papertrade.live import events as ev
@@ -297,7 +298,9 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
                     signal=getattr(strategy.params, "signal", None),
                     start=None, end=None, data={}, secrets=secrets)
     write_json(folder / "manifest.json", meta)
-    write_config(folder, loaded.raw, secrets=secrets)
+    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
+                                 run.data.start, run.data.end)
+    write_config(folder, effective, secrets=secrets, header=LIVE_HEADER)
     return folder, meta
 
 

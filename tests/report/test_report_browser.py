@@ -238,8 +238,8 @@ def test_compare_page_draws_every_run(browser: Any, fixture_runs: Path, real_bac
     header = loaded.page.eval_on_selector_all("#compare-metrics thead th",
                                               "cells => cells.map(c => c.innerText)")
     assert header[0] == "metric"
-    assert [cell.splitlines() for cell in header[1:]] == [[name, p.name]
-                                                          for name, p in zip(names, runs)]
+    assert [cell.splitlines() for cell in header[1:]] == [
+        [name, p.name] for name, p in zip(names, runs, strict=True)]
 
 
 def test_report_configuration_lists_every_setting(browser: Any, real_backtest: Path) -> None:
