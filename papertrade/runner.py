@@ -116,6 +116,9 @@ def run_backtest(
     effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
                                  start or run.data.start or labels[0].date(),
                                  end or run.data.end or labels[-1].date())
+    found_in = _found_in(strategy, strategy_paths)
+    if found_in is not None:  # the file, so the config.yaml runs without --strategy-path
+        effective["strategy"]["path"] = str(found_in)
     folder = create_run_folder(run.runs_dir, run.name, "backtest",
                                run_digest(digested(effective), origins))
     secrets = secret_values(loaded.raw)
@@ -150,6 +153,21 @@ def run_backtest(
         progress("writing report.html")
         _write_report(folder)
     return RunResult(folder, metrics)
+
+
+def _found_in(strategy: Strategy, strategy_paths: Sequence[Path]) -> Path | None:
+    """The file of a strategy found in a ``--strategy-path`` folder, else None."""
+    import inspect
+
+    try:
+        source = inspect.getsourcefile(type(strategy))
+    except TypeError:
+        return None
+    if source is None:
+        return None
+    file = Path(source).resolve()
+    folders = [Path(p).expanduser().resolve() for p in strategy_paths]
+    return file if any(folder in file.parents for folder in folders) else None
 
 
 def _execute(

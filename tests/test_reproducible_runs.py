@@ -6,6 +6,7 @@ Real backtests of the flagship through the installed console script (short windo
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,18 @@ def test_a_masked_secret_is_not_taken_for_its_value(tmp_path: Path) -> None:
     lines = again.stderr.strip().splitlines()
     assert len(lines) == 1 and "broker.exchange" in lines[0] and "***" in lines[0], again.stderr
     assert "masked" in lines[0]
+
+
+def test_a_user_strategy_run_reproduces_without_strategy_path(tmp_path: Path) -> None:
+    """A strategy found through --strategy-path is written as strategy.path (absolute)."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(ROOT / "docs" / "examples" / "sma_cross.py", folder / "crossing.py")
+    config = tmp_path / "run.yaml"
+    config.write_text("name: user-strategy\nstrategy: {name: sma_cross}\n"
+                      f"data: {{start: 2021-01-01, end: 2021-06-30}}\nruns_dir: {tmp_path}/runs\n")
+    _, first = backtest(config, "--strategy-path", str(folder), cwd=tmp_path)
+    written = yaml.safe_load((first / "config.yaml").read_text())
+    assert written["strategy"]["path"] == str((folder / "crossing.py").resolve())
+    _, again = backtest(first / "config.yaml", cwd=tmp_path)
+    assert (again / "metrics.json").read_bytes() == (first / "metrics.json").read_bytes()
