@@ -99,3 +99,10 @@ def test_live_until_before_the_replay_start_is_one_line(tmp_path: Path,
                       "data.start=2020-06-01", "--set", f"runs_dir={runs}"], capsys)
     assert_one_line_error(result, 2, "--until", "2019-12-31", "2020-06-01")
     assert not runs.exists()  # refused before any run folder
+
+
+@pytest.mark.parametrize("group", ["runs", "exchange", "strategies"])
+def test_a_bare_group_prints_its_help_once(group: str) -> None:
+    done = cli(group)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.count(f"Usage: papertrade {group}") == 1

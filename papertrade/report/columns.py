@@ -42,16 +42,15 @@ def _wrap(text: str, width: int, breaks: re.Pattern[str]) -> list[str]:
     lines: list[str] = []
     line = ""
     for piece in (p for p in breaks.split(text) if p):
-        while len(piece) > width:  # a piece longer than the column: cut it hard
-            room = width - len(line)
-            lines.append(line + piece[:room] if room > 0 else line)
-            piece = piece[room:] if room > 0 else piece
-            line = ""
-        if len(line) + len(piece.rstrip()) > width:
-            lines.append(line.rstrip())
-            line = piece.lstrip()
-        else:
+        if len(line) + len(piece.rstrip()) <= width:
             line += piece
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = piece.lstrip()
+        while len(line.rstrip()) > width:  # a piece longer than the column: cut it hard
+            lines.append(line[:width])
+            line = line[width:]
     if line.strip() or not lines:
         lines.append(line.rstrip())
     return lines
