@@ -49,7 +49,7 @@ from papertrade.config_models import (
 )
 from papertrade.errors import ConfigError
 from papertrade.util.paths import resolve_path
-from papertrade.util.secrets import MASK
+from papertrade.util.secrets import refuse_masked
 from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
@@ -74,7 +74,6 @@ __all__ = [
     "apply_overrides",
     "capped",
     "load_config",
-    "parse_yaml",
     "read_yaml",
 ]
 
@@ -234,8 +233,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def parse_yaml(text: str, file: str) -> dict[str, Any]:
-    """Parse a YAML mapping strictly (bounded: no alias bombs, no deep nesting); every failure
-    is a one-line ConfigError naming ``file``."""
+    """Parse a YAML mapping strictly and bounded; every failure a one-line ConfigError."""
     try:
         data = _load_text(text, file)
     except yaml.MarkedYAMLError as exc:
@@ -342,6 +340,7 @@ def load_config(
         raw = _interpolate(raw, file, "", os.environ if env is None else env)
         raw = apply_overrides(raw, overrides, file)
         _check_numbers(raw, file)
+        refuse_masked(raw, file)
         try:
             run = RunConfig.model_validate(raw)
         except ValidationError as exc:
@@ -360,8 +359,7 @@ def capped(exc: ConfigError) -> ConfigError:
 
 
 def _check_numbers(raw: Any, file: str) -> None:
-    """Every number in the config is finite and within +-MAX_ABS_NUMBER, and no value is a
-    secret masked as ``***`` by a run folder's config.yaml (iterative walk)."""
+    """Every number in the config is finite and within +-MAX_ABS_NUMBER (iterative walk)."""
     pending: list[tuple[str, Any]] = [("", raw)]
     while pending:
         key, value = pending.pop()
@@ -369,9 +367,6 @@ def _check_numbers(raw: Any, file: str) -> None:
             pending.extend((_join(key, k), v) for k, v in value.items())
         elif isinstance(value, list):
             pending.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
-        elif isinstance(value, str) and MASK in value:
-            raise ConfigError(file, key, f"holds {MASK}, a secret masked when a run folder "
-                              "was written", f"set it again: --set {key}=... or ${{VAR}}")
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(file, key, f"not a finite number (got {value})",
                               "write a finite number, or null where the key allows none")

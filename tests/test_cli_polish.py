@@ -21,7 +21,8 @@ from tests.conftest import FLAGSHIP, ROOT
 PAPERTRADE = str(Path(sys.executable).with_name("papertrade"))
 HELPS = [["backtest"], ["live"], ["validate"], ["schema"], ["runs", "list"], ["runs", "show"],
          ["runs", "compare"], ["runs", "report"], ["exchange", "serve"],
-         ["strategies", "list"], ["strategies", "show"], []]
+         ["strategies", "list"], ["strategies", "show"], ["strategies", "new"], ["lookahead"],
+         ["data", "list"], ["data", "download"], ["data", "update"], []]
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -101,7 +102,7 @@ def test_live_until_before_the_replay_start_is_one_line(tmp_path: Path,
     assert not runs.exists()  # refused before any run folder
 
 
-@pytest.mark.parametrize("group", ["runs", "exchange", "strategies"])
+@pytest.mark.parametrize("group", ["runs", "exchange", "strategies", "data"])
 def test_a_bare_group_prints_its_help_once(group: str) -> None:
     done = cli(group)
     assert done.returncode == 0 and done.stderr == ""

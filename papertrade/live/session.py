@@ -35,6 +35,7 @@ from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.loop import LiveTrader
+from papertrade.live.window import check_until, replay_start
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
     create_run_folder,
@@ -102,28 +103,6 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
     it cannot be read."""
     meta, _problem = read_json(folder / "manifest.json")
     return meta if isinstance(meta, dict) else None
-
-
-def replay_start(run: RunConfig) -> dt.date:
-    """The first day of an emulator's replay: ``broker.emulator.start``, else ``data.start``,
-    else 400 days ago (also where the other modes' history starts without ``data.start``)."""
-    return run.broker.emulator.start or run.data.start or dt.date.today() - dt.timedelta(days=400)
-
-
-def check_until(loaded: LoadedConfig, until: dt.date | None) -> None:
-    """Refuse a ``--until`` before the session's first decision could happen (nothing would
-    run): before the replay's start for an in-process emulator, before today otherwise."""
-    run = loaded.run
-    if until is None or (run.broker.mode == "emulator" and run.broker.emulator.url is not None):
-        return  # a running emulator's clock is only known once connected
-    if run.broker.mode == "emulator":
-        first, what = replay_start(run), "the replay's start"
-        fix = "pass a later --until, or set broker.emulator.start or data.start before it"
-    else:
-        first, what = dt.datetime.now(dt.UTC).date(), f"today ({run.broker.mode} trades now)"
-        fix = "pass today or a later date, or drop --until"
-    if until < first:
-        raise ConfigError(loaded.path, "--until", f"{until} is before {what} {first}", fix)
 
 
 def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
