@@ -34,6 +34,7 @@ from papertrade.runfolder import (
 from papertrade.runfolder.export import export
 from papertrade.strategies import Strategy, get_strategy
 from papertrade.strategies.base import Decisions, checked_decide, scheduled_days
+from papertrade.strategies.loading import source_identity
 from papertrade.trader import AnyAmountVenue, Trader
 from papertrade.util.secrets import masking_filter, secret_values
 
@@ -119,8 +120,10 @@ def run_backtest(
     found_in = _found_in(strategy, strategy_paths)
     if found_in is not None:  # the file, so the config.yaml runs without --strategy-path
         effective["strategy"]["path"] = str(found_in)
+    code = source_identity(type(strategy))
     folder = create_run_folder(run.runs_dir, run.name, "backtest",
-                               run_digest(digested(effective), origins))
+                               run_digest({**digested(effective), "strategy_code": code},
+                                          origins))
     secrets = secret_values(loaded.raw)
     meta = manifest(
         folder, name=run.name, mode="backtest", strategy=run.strategy.name,
@@ -129,6 +132,7 @@ def run_backtest(
         start=labels[0].strftime("%Y-%m-%d"), end=labels[-1].strftime("%Y-%m-%d"),
         data=origins, secrets=secrets,
     )
+    meta["strategy_code"] = code
     write_json(folder / "manifest.json", meta)
     write_config(folder, effective, secrets=secrets, header=BACKTEST_HEADER)
     sink = logger.add(folder / "run.log", level="INFO", enqueue=False,

@@ -168,3 +168,19 @@ def from_module(spec: str, file: str) -> type[Strategy]:
         raise ConfigError(file, "strategy.name", f"'{spec}' is not a Strategy",
                           "name a concrete subclass of papertrade.strategies.base.Strategy")
     return cls
+
+
+def source_identity(cls: type[Strategy]) -> dict[str, str]:
+    """What identifies a strategy's code for a run's hash and manifest: ``shipped`` (the
+    papertrade version pins it), or the user's file or module with the SHA-256 of its source,
+    so an edited strategy file never shares a run hash with its earlier self."""
+    identity = {"origin": origin(cls)}
+    if identity["origin"] == "shipped":
+        return identity
+    try:
+        path = inspect.getsourcefile(cls)
+    except TypeError:
+        path = None
+    if path is not None and Path(path).is_file():
+        identity["sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return identity
