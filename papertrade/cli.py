@@ -209,10 +209,12 @@ def _mount() -> None:
     from papertrade.data_cli import app as data_app
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
+    from papertrade.research.study_cli import study
     from papertrade.strategy_cli import app as strategies_app
 
     if any(group.typer_instance is runs_app for group in app.registered_groups):
         return
+    app.command(name="study")(study)
     app.add_typer(exchange_app, name="exchange", help="The local Binance-spot exchange emulator.")
     app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
     app.add_typer(strategies_app, name="strategies",

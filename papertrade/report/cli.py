@@ -109,12 +109,18 @@ def show(
     decisions: Annotated[int, typer.Option(help="how many decisions to show", min=0)] = 10,
     trades: Annotated[int, typer.Option(help="how many recent trades to show", min=0)] = 10,
 ) -> None:
-    """Metrics, benchmarks, positions, latest decisions and why, trades, errors of one run."""
+    """Metrics, benchmarks, positions, latest decisions and why, trades, errors of one run
+    (an event study: its verdicts and headline table)."""
     from papertrade.report.details import collect
     from papertrade.report.terminal import render_show
-    from papertrade.runfolder import resolve_run
+    from papertrade.runfolder import read_header, resolve_run
 
     path = resolve_run(run, runs_dir)
+    if read_header(path).mode == "study":
+        from papertrade.report.study_page import render_study_show
+
+        render_study_show(path, _console())
+        return
     render_show(collect(path, decisions=decisions, trades=trades), _console())
 
 

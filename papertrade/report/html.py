@@ -251,7 +251,11 @@ def charts_section(d: RunDetails, frames: RunFrames) -> str:
 
 
 def render_report(run_dir: Path, js_tag: str) -> str:
-    """The whole report page for the run folder at ``run_dir``."""
+    """The whole report page for the run folder at ``run_dir`` (an event study has its own)."""
+    if read_header(run_dir).mode == "study":
+        from papertrade.report.study_page import render_study_report
+
+        return render_study_report(run_dir, js_tag)
     d = read_details(run_dir)
     frames = load_frames(d.header)
     d.notes.extend(n for n in frames.notes if n not in d.notes)

@@ -6,7 +6,7 @@ from typing import Final
 
 #: the format this papertrade writes; readers accept it and older ones
 FORMAT: Final = 1
-MODES: Final = ("backtest", "testnet", "dry_run", "emulator")
+MODES: Final = ("backtest", "testnet", "dry_run", "emulator", "study")
 STATUSES: Final = ("finished", "running", "crashed", "failed", "broken")
 
 MANIFEST: Final = "manifest.json"
@@ -20,6 +20,13 @@ BENCHMARKS: Final = "benchmarks.csv"
 SIGNALS: Final = "signals.csv"
 METRICS: Final = "metrics.json"
 REPORT: Final = "report.html"
+
+#: an event study's files (``papertrade study``): no journal, equity or metrics
+STUDY_EVENTS: Final = "events.csv"
+STUDY_SUMMARY: Final = "summary.csv"
+STUDY_PATHS: Final = "paths.csv"
+STUDY_PLACEBOS: Final = "placebos.csv"
+STUDY_FILES: Final = (MANIFEST, CONFIG, STUDY_EVENTS, STUDY_SUMMARY, STUDY_PATHS, STUDY_PLACEBOS)
 
 #: files a run writes at its start; the others appear at the end (live: as it goes)
 START_FILES: Final = (MANIFEST, CONFIG, LOG, JOURNAL)

@@ -30,6 +30,7 @@ from papertrade.runfolder.layout import (
     MAX_CSV_BYTES,
     METRICS,
     START_FILES,
+    STUDY_FILES,
 )
 from papertrade.runfolder.process import pid_alive
 from papertrade.util.text import one_line
@@ -96,8 +97,8 @@ class RunHeader:
 
     @property
     def is_live(self) -> bool:
-        """Any mode but ``backtest``."""
-        return self.mode not in ("backtest", "")
+        """Any mode but ``backtest`` (and ``study``, which trades nothing)."""
+        return self.mode not in ("backtest", "study", "")
 
 
 def _name_part(name: str, index: int) -> str:
@@ -171,7 +172,7 @@ def _read_header(path: Path) -> RunHeader:
         )
     declared = manifest.get("status")
     if declared == "finished":
-        if metrics is None:
+        if metrics is None and manifest.get("mode") != "study":  # a study has no metrics
             return RunHeader(
                 path, manifest, None, "broken", f"finished, but {metrics_problem}", tuple(notes)
             )
@@ -202,12 +203,13 @@ def missing_files(header: RunHeader) -> list[str]:
         present = set(os.listdir(header.path))
     except OSError:
         return notes
-    for name in (*START_FILES, *END_FILES):
+    study = header.mode == "study"
+    for name in STUDY_FILES if study else (*START_FILES, *END_FILES):
         if name in present:
             continue
-        if name in END_FILES and header.status == "running":
+        if (study or name in END_FILES) and header.status == "running":
             why = "not written yet: the run is still running"
-        elif header.status in ("crashed", "failed") and name in END_FILES:
+        elif header.status in ("crashed", "failed") and (study or name in END_FILES):
             why = f"the run {header.status} before writing it"
         elif header.status == "broken":
             why = "the folder is broken"
