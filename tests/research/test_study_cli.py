@@ -7,6 +7,7 @@ shared by the module.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -45,6 +46,7 @@ def flagship_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@functools.cache
 def raw(symbol: str) -> pd.DataFrame:
     """A bundled CSV as written: plain pandas, no papertrade code."""
     frame = pd.read_csv(DATASETS / f"{symbol.replace('/', '-')}.csv", parse_dates=["date"])
