@@ -145,7 +145,7 @@ def paths_figure(view: StudyView, kind: str) -> go.Figure | None:
     shown = sorted(set(owner))
     buttons = [{"label": symbols[i], "method": "update",
                 "args": [{"visible": [o == i for o in owner]},
-                         {"title": f"{symbols[i]} after each '{kind}'"}]} for i in shown]
+                         {"title.text": f"{symbols[i]} after each '{kind}'"}]} for i in shown]
     fig.update_layout(
         title=f"{symbols[shown[0]]} after each '{kind}'", template="plotly_white", height=460,
         xaxis_title="calendar days after the decision", yaxis_tickformat=".0%",
@@ -193,7 +193,7 @@ def placebo_figure(view: StudyView, kind: str) -> go.Figure | None:
         return None
     buttons = [{"label": s, "method": "update",
                 "args": [{"visible": [o == i for o in owner]},
-                         {"title": f"{s}: placebo means of '{kind}' vs the observed one"}]}
+                         {"title.text": f"{s}: placebo means of '{kind}' vs the observed one"}]}
                for i, s in enumerate(symbols) if i in set(owner)]
     fig.update_layout(
         title=f"{symbols[0]}: placebo means of '{kind}' vs the observed one",

@@ -238,13 +238,25 @@ def _paths_frame(prices: dict[str, Prices], symbols: list[str], times: np.ndarra
         every = paths(prices[s], times, days)
         for p, kind in zip(positions, kinds_at, strict=True):
             cells[f"{s}|{labels[p]:%Y-%m-%d}|{kind}"] = every[p]
-        counted = np.sum(~np.isnan(every), axis=0)
-        with np.errstate(all="ignore"):
-            cells[f"{s}|any:mean"] = np.where(counted > 0, np.nanmean(
-                np.where(counted > 0, every, 0.0), axis=0), np.nan)
-        quart = np.full((2, days + 1), np.nan)
-        has = counted > 0
-        if has.any():
-            quart[:, has] = np.nanpercentile(every[:, has], [25, 75], axis=0)
-        cells[f"{s}|any:p25"], cells[f"{s}|any:p75"] = quart[0], quart[1]
+        mean, low, high = _column_stats(every)
+        cells[f"{s}|any:mean"], cells[f"{s}|any:p25"], cells[f"{s}|any:p75"] = mean, low, high
     return pd.DataFrame(cells)
+
+
+def _column_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, 25th and 75th percentile (linear) of each column, NaN ignored; one sort instead
+    of ``nanpercentile``'s per-column loop."""
+    counted = np.sum(~np.isnan(values), axis=0)
+    ordered = np.sort(values, axis=0)  # NaN last
+    cols = np.arange(values.shape[1])
+    out = []
+    for q in (0.25, 0.75):
+        pos = q * np.maximum(counted - 1, 0)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(counted - 1, 0))
+        frac = pos - below
+        value = ordered[below, cols] * (1 - frac) + ordered[above, cols] * frac
+        out.append(np.where(counted > 0, value, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counted > 0, np.nansum(values, axis=0) / counted, np.nan)
+    return mean, out[0], out[1]
