@@ -48,6 +48,41 @@ def call(row: pd.Series) -> str:
             else "not distinguishable from luck")
 
 
+def bottom_line(rows: pd.DataFrame, kind: str, primary: str) -> str:
+    """The first thing to read: at which horizons (if any) the effect is more than luck."""
+    tested = rows[rows["complete"] > 0]
+    if tested.empty:
+        return "Bottom line: no horizon has complete data after any event; nothing can be said."
+    passed = [r for _, r in tested.iterrows() if significant(r)]
+    mixed = [int(r["horizon"]) for _, r in tested.iterrows()
+             if not significant(r) and call(r).startswith("mixed")]
+    if not passed:
+        text = (f"Bottom line: at no horizon is {primary}'s move after {_a(kind)} '{kind}' "
+                "distinguishable from luck")
+        if mixed:
+            text += (f" (at {_days(mixed)} one of the two tests passes, which is not enough)")
+        return text + "."
+    up = [int(r["horizon"]) for r in passed if float(r["effect"]) > 0]
+    down = [int(r["horizon"]) for r in passed if float(r["effect"]) <= 0]
+    said = []
+    if up:
+        said.append(f"more than after other days at {_days(up)}")
+    if down:
+        said.append(f"less than after other days at {_days(down)}")
+    return (f"Bottom line: after {_a(kind)} '{kind}', {primary} returned {' and '.join(said)}, "
+            "by more than luck usually explains; read the caveats below before trusting it.")
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _days(horizons: list[int]) -> str:
+    names = [f"{h}" for h in horizons]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{joined} days"
+
+
 def verdict(summary: pd.DataFrame, kind: str, primary: str, span: str) -> str:
     """One paragraph on the ``kind`` events, centred on ``primary`` (the main traded symbol)."""
     rows = summary[summary["event"] == kind]
@@ -57,7 +92,8 @@ def verdict(summary: pd.DataFrame, kind: str, primary: str, span: str) -> str:
         return (f"The strategy produced no '{kind}' events {span}: there is nothing to measure, "
                 "and no conclusion either way. Widen the window (--start/--end) or check the "
                 "event kind (--event).")
-    parts = [f"{total} '{kind}' event{'s' if total != 1 else ''} {span}."]
+    parts = [f"{total} '{kind}' event{'s' if total != 1 else ''} {span}.",
+             bottom_line(mine, kind, primary)]
     for _, r in mine.iterrows():
         h = int(r["horizon"])
         if int(r["complete"]) == 0:

@@ -74,7 +74,8 @@ def test_flagship_study_report(browser: Any, flagship_study: Path) -> None:
                                ".every(e => e.dataset.drawn === '1')")
         page.mouse.move(0, 0)
         page.wait_for_timeout(800)
-        page.screenshot(path=target, clip={"x": 0, "y": 0, "width": 1280, "height": 1400})
+        page.screenshot(path=target, full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
 
 
 def test_a_study_without_events_renders_its_notes(browser: Any, tmp_path: Path) -> None:

@@ -116,6 +116,8 @@ def test_a_planted_jump_is_detected() -> None:
         assert row["hac_t"] > 3
     text = verdict(data.summary, "signal", SYMBOL, "in the test")
     assert text.count("unlikely to be luck alone") == 2 and "not distinguishable" not in text
+    assert "Bottom line: after a 'signal', X/USDT returned more than after other days at 7 and " \
+           "30 days" in text
 
 
 def test_no_jump_no_claim() -> None:
@@ -123,7 +125,9 @@ def test_no_jump_no_claim() -> None:
     history, decisions, _ = synthetic(1500, 7, events, jump=0.0)
     data = compute_study(history, decisions, [SYMBOL], OPTIONS)
     assert (data.summary["placebo_p"] > 0.05).all()
-    assert "unlikely to be luck alone" not in verdict(data.summary, "signal", SYMBOL, "here")
+    text = verdict(data.summary, "signal", SYMBOL, "here")
+    assert "unlikely to be luck alone" not in text
+    assert "Bottom line: at no horizon is X/USDT's move after a 'signal' distinguishable" in text
 
 
 def test_an_event_on_the_first_bar_and_one_on_the_last() -> None:
