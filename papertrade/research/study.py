@@ -98,8 +98,9 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
     prices = {s: Prices.of(history, s) for s in symbols}
     fwd = {s: forward_returns(prices[s], times, horizons) for s in symbols}
     late = {s: incomplete(prices[s], times[positions], horizons) for s in symbols}
-    events = _events_frame(labels, clock, positions, kinds_at, symbols, horizons, prices, fwd,
-                           late, times)
+    dds = {s: forward_drawdowns(prices[s], times[positions], horizons) for s in symbols}
+    events = _events_frame(labels, clock, positions, kinds_at, symbols, horizons, fwd, dds,
+                           late)
     rng = np.random.default_rng(options.seed)
     masks = {k: np.isin(np.arange(len(clock)), positions[np.asarray(kinds_at) == k])
              for k in kinds}
@@ -120,9 +121,13 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
             effects = (st.bootstrap_effects(counts, matrix, mask) if counts is not None
                        else np.full((0, len(symbols)), np.nan))
             for c, symbol in enumerate(symbols):
+                mine = np.asarray(kinds_at) == kind
                 row, hist = _stats_row(kind, symbol, h, bars, matrix[:, c], mask,
-                                       late[symbol][np.asarray(kinds_at) == kind, j],
-                                       sets[kind], effects[:, c], options)
+                                       late[symbol][mine, j], sets[kind], effects[:, c], options)
+                drops = dds[symbol][mine, j]
+                drops = drops[~np.isnan(drops)]
+                row["mean_maxdd"] = _mean(drops)
+                row["worst_maxdd"] = float(drops.min()) if len(drops) else math.nan
                 row["block"] = block
                 rows.append(row)
                 hist_rows.extend(hist)
@@ -206,8 +211,8 @@ def _note(n_events: int, complete: int, late: int, horizon: int) -> str:
 
 def _events_frame(labels: pd.DatetimeIndex, clock: pd.DatetimeIndex, positions: np.ndarray,
                   kinds_at: list[str], symbols: list[str], horizons: list[int],
-                  prices: dict[str, Prices], fwd: dict[str, np.ndarray],
-                  late: dict[str, np.ndarray], times: np.ndarray) -> pd.DataFrame:
+                  fwd: dict[str, np.ndarray], dds: dict[str, np.ndarray],
+                  late: dict[str, np.ndarray]) -> pd.DataFrame:
     frame = pd.DataFrame({
         "date": [labels[p].strftime("%Y-%m-%d") for p in positions],
         "time": [clock[p].strftime("%Y-%m-%dT%H:%M:%SZ") for p in positions],
@@ -220,10 +225,9 @@ def _events_frame(labels: pd.DatetimeIndex, clock: pd.DatetimeIndex, positions: 
                            for row in gone]
     cells: dict[str, np.ndarray] = {}
     for s in symbols:
-        dd = forward_drawdowns(prices[s], times[positions], horizons)
         for j, h in enumerate(horizons):
             cells[column(s, h)] = fwd[s][positions, j]
-            cells[column(s, h, "maxdd")] = dd[:, j]
+            cells[column(s, h, "maxdd")] = dds[s][:, j]
     return pd.concat([frame, pd.DataFrame(cells, index=frame.index)], axis=1)
 
 

@@ -142,6 +142,9 @@ def test_summary_counts_and_incomplete_horizons(flagship_study: Path) -> None:
         assert r["mean"] == pytest.approx(values.mean())
         assert r["hit_rate"] == pytest.approx((values > 0).mean())
         assert r["complete"] + r["incomplete"] + r["unavailable"] == r["events"]
+        drops = breakouts[f"BTC/USDT:{r['horizon']}d:maxdd"].dropna()
+        assert r["mean_maxdd"] == pytest.approx(drops.mean())
+        assert r["worst_maxdd"] == pytest.approx(drops.min())
     late = btc[btc["horizon"] == 365].iloc[0]
     assert late["incomplete"] >= 1 and "runs past the data" in late["note"]
     last = breakouts.iloc[-1]
