@@ -28,6 +28,7 @@ from papertrade.strategies.base import Decisions
 
 DEFAULT_HORIZONS = (7, 30, 90, 180, 365)
 HIST_BINS = 40
+MIN_CI_EVENTS = 3
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ def _stats_row(kind: str, symbol: str, horizon: int, bars: int, values: np.ndarr
         "any_hit_rate": float(np.mean(anyv > 0)) if len(anyv) else math.nan,
         "ci_level": options.level, "placebos": len(sets),
     }
-    low, high = st.percentile_interval(effects, options.level)
+    low, high = (st.percentile_interval(effects, options.level) if len(done) >= MIN_CI_EVENTS
+                 else (math.nan, math.nan))  # resampling one or two events means nothing
     hac = st.hac_test(values, mask, max(bars - 1, 1))
     row.update(effect=st.effect(values, mask), ci_low=low, ci_high=high, hac_t=hac.t,
                hac_p=hac.p, hac_lags=hac.lags)

@@ -80,7 +80,8 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
     labels = history.labels()
     span = f"from {labels[0]:%Y-%m-%d} to {labels[-1]:%Y-%m-%d}"
     verdicts = {k: verdict(data.summary, k, symbols[0], span) for k in data.kinds}
-    digest = run_digest({**loaded.raw, "study": _options_json(options)}, origins)
+    digest = run_digest({**loaded.raw, "study": _options_json(options),
+                         "window": [str(start), str(end)]}, origins)
     folder = create_run_folder(run.runs_dir, run.name, "study", digest)
     secrets = secret_values(loaded.raw)
     meta = manifest(
