@@ -212,12 +212,14 @@ def summary_table(view: StudyView, kind: str) -> str:
         return '<p class="missing">summary.csv is missing</p>'
     rows = view.summary[view.summary["event"] == kind]
     head = ["symbol", "horizon", "events", "complete", "mean", "median", "hit", "any day",
-            "effect", "CI", "HAC t", "placebo p", "worst DD", "note"]
+            "effect", "CI", "HAC t", "placebo p", "max DD: mean", "worst", "any day",
+            "note"]
     body = [[escape(str(r["symbol"])), f"{int(r['horizon'])} d", num(r["events"], ".0f"),
              num(r["complete"], ".0f"), pct(r["mean"]), pct(r["median"]),
              pct(r["hit_rate"], 0).lstrip("+"), pct(r["any_mean"]), pct(r["effect"]),
              f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}]", num(r["hac_t"]),
-             num(r["placebo_p"], ".3f"), pct(r["worst_maxdd"]), escape(str(r["note"] or ""))]
+             num(r["placebo_p"], ".3f"), pct(r["mean_maxdd"]), pct(r["worst_maxdd"]),
+             pct(r["any_mean_maxdd"]), escape(str(r["note"] or ""))]
             for _, r in rows.iterrows()]
     level = rows["ci_level"].dropna()
     ci = f"{round(float(level.iloc[0]) * 100)} %" if len(level) else "95 %"

@@ -102,6 +102,9 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
     dds = {s: forward_drawdowns(prices[s], times[positions], horizons) for s in symbols}
     events = _events_frame(labels, clock, positions, kinds_at, symbols, horizons, fwd, dds,
                            late)
+    path_frame, any_dd = _paths_frame(prices, symbols, times, positions, kinds_at, labels,
+                                      horizons)
+    any_dd = {s: np.where(np.isnan(fwd[s]), np.nan, any_dd[s]) for s in symbols}
     rng = np.random.default_rng(options.seed)
     masks = {k: np.isin(np.arange(len(clock)), positions[np.asarray(kinds_at) == k])
              for k in kinds}
@@ -129,11 +132,12 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
                 drops = drops[~np.isnan(drops)]
                 row["mean_maxdd"] = _mean(drops)
                 row["worst_maxdd"] = float(drops.min()) if len(drops) else math.nan
+                row["any_mean_maxdd"] = _mean(any_dd[symbol][:, j][
+                    ~np.isnan(any_dd[symbol][:, j])])
                 row["block"] = block
                 rows.append(row)
                 hist_rows.extend(hist)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    path_frame = _paths_frame(prices, symbols, times, positions, kinds_at, labels, horizons)
     hist_frame = pd.DataFrame(hist_rows, columns=["event", "symbol", "horizon", "left",
                                                   "right", "count"])
     return StudyData(kinds, symbols, events, summary, path_frame, hist_frame)
@@ -149,7 +153,7 @@ def _placebo_sets(rng: np.random.Generator, n_times: int, positions: np.ndarray,
 SUMMARY_COLUMNS = [
     "event", "symbol", "horizon", "events", "complete", "incomplete", "unavailable",
     "independent", "mean", "median", "hit_rate", "mean_maxdd", "worst_maxdd",
-    "any_n", "any_mean", "any_median", "any_hit_rate",
+    "any_n", "any_mean", "any_median", "any_hit_rate", "any_mean_maxdd",
     "effect", "ci_low", "ci_high", "ci_level", "block", "hac_t", "hac_p", "hac_lags",
     "placebos", "placebo_mean", "placebo_p", "placebo_p_up", "note",
 ]
@@ -235,18 +239,24 @@ def _events_frame(labels: pd.DatetimeIndex, clock: pd.DatetimeIndex, positions: 
 
 def _paths_frame(prices: dict[str, Prices], symbols: list[str], times: np.ndarray,
                  positions: np.ndarray, kinds_at: list[str], labels: pd.DatetimeIndex,
-                 horizons: list[int]) -> pd.DataFrame:
+                 horizons: list[int]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Event-aligned paths (``SYMBOL|DATE|KIND``) and the unconditional mean and quartiles
-    (``SYMBOL|any:mean``, ``:p25``, ``:p75``) at each day offset up to the longest horizon."""
+    (``SYMBOL|any:mean``, ``:p25``, ``:p75``) at each day offset up to the longest horizon;
+    and, from the same paths, every decision time's forward maximum drawdown per horizon."""
     days = max(horizons)
     cells: dict[str, np.ndarray] = {"day": np.arange(days + 1)}
+    drawdowns: dict[str, np.ndarray] = {}
     for s in symbols:
         every = paths(prices[s], times, days)
+        level = 1 + every
+        with np.errstate(invalid="ignore"):
+            deepest = np.fmin.accumulate(level / np.fmax.accumulate(level, axis=1) - 1, axis=1)
+        drawdowns[s] = deepest[:, horizons]
         for p, kind in zip(positions, kinds_at, strict=True):
             cells[f"{s}|{labels[p]:%Y-%m-%d}|{kind}"] = every[p]
         mean, low, high = _column_stats(every)
         cells[f"{s}|any:mean"], cells[f"{s}|any:p25"], cells[f"{s}|any:p75"] = mean, low, high
-    return pd.DataFrame(cells)
+    return pd.DataFrame(cells), drawdowns
 
 
 def _column_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

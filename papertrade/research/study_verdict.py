@@ -109,6 +109,7 @@ def verdict(summary: pd.DataFrame, kind: str, primary: str, span: str) -> str:
             f"placebo p = {_p(r['placebo_p'])}, {round(float(r['ci_level']) * 100)} % "
             f"bootstrap interval of the difference [{pct(r['ci_low'])}, {pct(r['ci_high'])}], "
             f"HAC t = {_t(r['hac_t'])}: {call(r)}.")
+    parts.append(_drawdown_sentence(mine, kind, primary))
     tested = rows[rows["complete"] > 0]
     hits = int(sum(significant(r) for _, r in tested.iterrows()))
     expected = ALPHA * len(tested)
@@ -127,7 +128,20 @@ def verdict(summary: pd.DataFrame, kind: str, primary: str, span: str) -> str:
             "large true effect could hide in the noise and a large measured one could be "
             "chance. The HAC t is least reliable with few events; the placebo test is the "
             "one to trust.")
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)
+
+
+def _drawdown_sentence(rows: pd.DataFrame, kind: str, primary: str) -> str:
+    """The worst and the mean fall within 90 days (else the longest complete horizon) after
+    the events, against the mean fall after any day: the bear-market half of the claim."""
+    done = rows[rows["complete"] > 0]
+    if done.empty:
+        return ""
+    at = done[done["horizon"] == 90]
+    r = (at if len(at) else done.tail(1)).iloc[0]
+    return (f"Within {int(r['horizon'])} days after {_a(kind)} '{kind}', {primary} fell at worst "
+            f"{pct(r['worst_maxdd'])} below its running peak (mean {pct(r['mean_maxdd'])}), "
+            f"against a mean of {pct(r['any_mean_maxdd'])} after any day.")
 
 
 def _t(value: Any) -> str:

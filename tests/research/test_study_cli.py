@@ -160,6 +160,14 @@ def test_summary_counts_and_incomplete_horizons(flagship_study: Path) -> None:
         d + pd.Timedelta(days=1)) - 1 for d in dates]
     assert t7["any_n"] == len(fwd)
     assert t7["any_mean"] == pytest.approx(float(np.mean(fwd)), rel=1e-9)
+    # and the forward maximum drawdown within 30 days after any day
+    t30 = btc[btc["horizon"] == 30].iloc[0]
+    drops = []
+    for d in closes.index[closes.index <= pd.Timestamp("2026-03-03") - pd.Timedelta(days=30)]:
+        window = closes.loc[d + pd.Timedelta(days=1):d + pd.Timedelta(days=30), "close"]
+        path = np.concatenate(([closes.loc[d + pd.Timedelta(days=1), "open"]], window))
+        drops.append(float(np.min(path / np.maximum.accumulate(path)) - 1))
+    assert t30["any_mean_maxdd"] == pytest.approx(float(np.mean(drops)), rel=1e-9)
 
 
 def test_zero_events_is_a_result_not_a_crash(capsys: pytest.CaptureFixture[str],
