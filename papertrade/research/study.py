@@ -120,14 +120,17 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
             block = st.block_length(matrix[:, 0], bars)
             counts = st.bootstrap_counts(len(clock), block, options.bootstrap,
                                          options.seed + 7919 * (j + 1))
-        for kind in kinds:
+        all_effects = (st.bootstrap_effects_by(counts, matrix, [masks[k] for k in kinds])
+                       if counts is not None else [np.full((0, len(symbols)), np.nan)] * len(kinds))
+        for kind, effects in zip(kinds, all_effects, strict=True):
             mask = masks[kind]
-            effects = (st.bootstrap_effects(counts, matrix, mask) if counts is not None
-                       else np.full((0, len(symbols)), np.nan))
+            placebo = (st.placebo_means(matrix, sets[kind]) if sets[kind].size
+                       else np.full((len(sets[kind]), len(symbols)), np.nan))
             for c, symbol in enumerate(symbols):
                 mine = np.asarray(kinds_at) == kind
                 row, hist = _stats_row(kind, symbol, h, bars, matrix[:, c], mask,
-                                       late[symbol][mine, j], sets[kind], effects[:, c], options)
+                                       late[symbol][mine, j], placebo[:, c], effects[:, c],
+                                       options)
                 drops = dds[symbol][mine, j]
                 drops = drops[~np.isnan(drops)]
                 row["mean_maxdd"] = _mean(drops)
@@ -160,7 +163,7 @@ SUMMARY_COLUMNS = [
 
 
 def _stats_row(kind: str, symbol: str, horizon: int, bars: int, values: np.ndarray,
-               mask: np.ndarray, late: np.ndarray, sets: np.ndarray, effects: np.ndarray,
+               mask: np.ndarray, late: np.ndarray, placebo: np.ndarray, effects: np.ndarray,
                options: StudyOptions) -> tuple[dict[str, object], list[dict[str, object]]]:
     on = values[mask]
     done = on[~np.isnan(on)]
@@ -176,17 +179,17 @@ def _stats_row(kind: str, symbol: str, horizon: int, bars: int, values: np.ndarr
         "any_n": len(anyv), "any_mean": _mean(anyv),
         "any_median": float(np.median(anyv)) if len(anyv) else math.nan,
         "any_hit_rate": float(np.mean(anyv > 0)) if len(anyv) else math.nan,
-        "ci_level": options.level, "placebos": len(sets),
+        "ci_level": options.level, "placebos": len(placebo),
     }
     low, high = (st.percentile_interval(effects, options.level) if len(done) >= MIN_CI_EVENTS
                  else (math.nan, math.nan))  # resampling one or two events means nothing
     hac = st.hac_test(values, mask, max(bars - 1, 1))
     row.update(effect=st.effect(values, mask), ci_low=low, ci_high=high, hac_t=hac.t,
                hac_p=hac.p, hac_lags=hac.lags)
-    placebo = st.placebo_test(values, sets, float(row["mean"]))  # type: ignore[arg-type]
-    finite = placebo.means[np.isfinite(placebo.means)]
-    row.update(placebo_mean=_mean(finite), placebo_p=placebo.p_two_sided,
-               placebo_p_up=placebo.p_up, note=_note(n_events, len(done), n_late, horizon))
+    p_two, p_up = st.placebo_p(placebo, float(row["mean"]))  # type: ignore[arg-type]
+    finite = placebo[np.isfinite(placebo)]
+    row.update(placebo_mean=_mean(finite), placebo_p=p_two, placebo_p_up=p_up,
+               note=_note(n_events, len(done), n_late, horizon))
     hist: list[dict[str, object]] = []
     if len(finite):
         counts, edges = np.histogram(finite, bins=HIST_BINS)

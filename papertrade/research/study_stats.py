@@ -67,25 +67,38 @@ class Placebo:
     p_up: float
 
 
-def placebo_test(values: np.ndarray, sets: np.ndarray, observed: float) -> Placebo:
-    """Placebo means of ``values`` (NaN ignored) at each row of ``sets``, and the p-values
-    of ``observed``: two-sided around the placebo centre, and one-sided upward."""
-    if not sets.size or math.isnan(observed):
-        return Placebo(np.full(len(sets), np.nan), math.nan, math.nan)
-    picked = values[sets]
+def placebo_means(values: np.ndarray, sets: np.ndarray) -> np.ndarray:
+    """The mean of each column of ``values`` (rows: times; NaN ignored) at each placebo set
+    (rows of ``sets``): ``sets x columns``, NaN where a set has no value in that column."""
+    picked = values[sets]  # sets x count x columns
     valid = ~np.isnan(picked)
     counts = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, np.where(valid, picked, 0.0).sum(axis=1) / counts, np.nan)
-    finite = means[~np.isnan(means)]
-    if not len(finite):
-        return Placebo(means, math.nan, math.nan)
+        return np.where(counts > 0, np.where(valid, picked, 0.0).sum(axis=1) / counts, np.nan)
+
+
+def placebo_p(means: np.ndarray, observed: float) -> tuple[float, float]:
+    """(two-sided, upward) p-values of ``observed`` against the finite placebo ``means``:
+    the share at least as far from the placebo centre (at least as high), with ``+1``."""
+    finite = means[np.isfinite(means)]
+    if not len(finite) or not math.isfinite(observed):
+        return math.nan, math.nan
     centre = float(np.mean(finite))
     tol = 1e-12 * max(1.0, abs(observed))
-    far = np.abs(finite - centre) >= abs(observed - centre) - tol
-    up = finite >= observed - tol
+    far = int((np.abs(finite - centre) >= abs(observed - centre) - tol).sum())
+    up = int((finite >= observed - tol).sum())
     n = len(finite)
-    return Placebo(means, float((1 + far.sum()) / (n + 1)), float((1 + up.sum()) / (n + 1)))
+    return (1 + far) / (n + 1), (1 + up) / (n + 1)
+
+
+def placebo_test(values: np.ndarray, sets: np.ndarray, observed: float) -> Placebo:
+    """Placebo means of the series ``values`` at each row of ``sets`` and the p-values of
+    ``observed`` (:func:`placebo_means`, :func:`placebo_p`)."""
+    if not sets.size:
+        return Placebo(np.full(len(sets), np.nan), math.nan, math.nan)
+    means = placebo_means(values[:, None], sets)[:, 0]
+    two, up = placebo_p(means, observed)
+    return Placebo(means, two, up)
 
 
 def block_length(values: np.ndarray, horizon_bars: int) -> int:
@@ -119,14 +132,28 @@ def bootstrap_counts(n_times: int, block: int, reps: int, seed: int) -> np.ndarr
 def bootstrap_effects(counts: np.ndarray, values: np.ndarray, events: np.ndarray) -> np.ndarray:
     """Effect (event mean minus non-event mean) of every column of ``values`` (rows: times)
     in each resample described by ``counts``; NaN where a resample lacks either group."""
+    return bootstrap_effects_by(counts, values, [events])[0]
+
+
+def bootstrap_effects_by(counts: np.ndarray, values: np.ndarray, masks: list[np.ndarray]
+                         ) -> list[np.ndarray]:
+    """:func:`bootstrap_effects` for several event masks at once: one matrix product."""
     valid = ~np.isnan(values)
     filled = np.where(valid, values, 0.0)
-    on = events.astype(float)[:, None]
-    off = 1.0 - on
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_on = (counts @ (filled * on)) / (counts @ (valid * on))
-        mean_off = (counts @ (filled * off)) / (counts @ (valid * off))
-    return np.asarray(mean_on - mean_off)
+    width = values.shape[1]
+    blocks = [filled, valid.astype(float)]
+    for mask in masks:
+        on = mask.astype(float)[:, None]
+        blocks += [filled * on, valid * on]
+    sums = counts @ np.concatenate(blocks, axis=1)
+    total, seen = sums[:, :width], sums[:, width:2 * width]
+    out = []
+    for i in range(len(masks)):
+        base = 2 * width * (i + 1)
+        on_sum, on_n = sums[:, base:base + width], sums[:, base + width:base + 2 * width]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(on_sum / on_n - (total - on_sum) / (seen - on_n))
+    return out
 
 
 def effect(values: np.ndarray, events: np.ndarray) -> float:
