@@ -6,6 +6,8 @@ placebos.csv); anything missing becomes a note, never a crash.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field
 from html import escape
@@ -13,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from papertrade.report.html_parts import table
 from papertrade.runfolder import RunHeader, missing_files, read_csv, read_header
@@ -101,93 +101,123 @@ def num(value: Any, fmt: str = ".2f") -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def paths_figure(view: StudyView, kind: str) -> go.Figure | None:
+class FigureSpec:
+    """A plotly figure as plain data: built without plotly's per-property validation, which
+    costs seconds for a study's hundreds of traces; ``to_json`` is what the report embeds."""
+
+    def __init__(self, data: list[dict[str, Any]], layout: dict[str, Any]) -> None:
+        self.data = data
+        self.layout = {"template": _template(), **layout}
+
+    def to_json(self) -> str:
+        """The figure as JSON (``NaN`` written as ``null``, as plotly.js expects)."""
+        return json.dumps({"data": self.data, "layout": self.layout}, separators=(",", ":"),
+                          allow_nan=False)
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    import plotly.io as pio
+
+    spec: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+    return spec
+
+
+def _values(series: Any, digits: int = 5) -> list[float | None]:
+    """Numbers for JSON: rounded, NaN as None."""
+    out: list[float | None] = []
+    for v in pd.to_numeric(pd.Series(series), errors="coerce").round(digits):
+        out.append(None if pd.isna(v) else float(v))
+    return out
+
+
+def paths_figure(view: StudyView, kind: str) -> FigureSpec | None:
     """Event-aligned paths of each symbol (dropdown): one thin line per event, their mean in
     bold, the unconditional mean dashed and its interquartile band shaded."""
     frame = view.paths
     symbols = [str(s) for s in view.study.get("symbols", [])]
     if frame is None or "day" not in frame or not symbols:
         return None
-    days = frame["day"]
-    fig = go.Figure()
+    days = [int(d) for d in frame["day"]]
+    data: list[dict[str, Any]] = []
     owner: list[int] = []
+
+    def add(i: int, y: Any, **trace: Any) -> None:
+        data.append({"type": "scatter", "mode": "lines", "x": days, "y": _values(y),
+                     "visible": i == 0, **trace})
+        owner.append(i)
+
     for i, symbol in enumerate(symbols):
         events = [c for c in frame.columns if c.startswith(f"{symbol}|") and c.endswith(
             f"|{kind}")]
         if not events:
             continue
-        low, high = frame.get(f"{symbol}|any:p25"), frame.get(f"{symbol}|any:p75")
-        if low is not None and high is not None:
-            fig.add_scatter(x=days, y=high, mode="lines", line={"width": 0}, hoverinfo="skip",
-                            showlegend=False, visible=i == 0)
-            fig.add_scatter(x=days, y=low, mode="lines", line={"width": 0}, fill="tonexty",
-                            fillcolor="rgba(120,120,120,0.18)", name="any day: 25–75 %",
-                            visible=i == 0)
-            owner += [i, i]
+        if f"{symbol}|any:p25" in frame and f"{symbol}|any:p75" in frame:
+            add(i, frame[f"{symbol}|any:p75"], line={"width": 0}, hoverinfo="skip",
+                showlegend=False)
+            add(i, frame[f"{symbol}|any:p25"], line={"width": 0}, fill="tonexty",
+                fillcolor="rgba(120,120,120,0.18)", name="any day: 25–75 %")
         if f"{symbol}|any:mean" in frame:
-            fig.add_scatter(x=days, y=frame[f"{symbol}|any:mean"], mode="lines",
-                            name="any day: mean", line={"dash": "dash", "color": "#555"},
-                            visible=i == 0)
-            owner.append(i)
+            add(i, frame[f"{symbol}|any:mean"], name="any day: mean",
+                line={"dash": "dash", "color": "#555"})
         for col in events:
-            fig.add_scatter(x=days, y=frame[col], mode="lines", name=col.split("|")[1],
-                            line={"width": 1}, opacity=0.55, showlegend=False,
-                            visible=i == 0, hovertemplate=f"{col.split('|')[1]}: %{{y:.1%}}"
-                                                          "<extra></extra>")
-            owner.append(i)
-        fig.add_scatter(x=days, y=frame[events].mean(axis=1, skipna=True), mode="lines",
-                        name=f"mean of {len(events)} {kind}", line={"width": 4,
-                                                                    "color": "#c2410c"},
-                        visible=i == 0)
-        owner.append(i)
+            when = col.split("|")[1]
+            add(i, frame[col], name=when, line={"width": 1}, opacity=0.55, showlegend=False,
+                hovertemplate=f"{when}: %{{y:.1%}}<extra></extra>")
+        add(i, frame[events].mean(axis=1, skipna=True), name=f"mean of {len(events)} {kind}",
+            line={"width": 4, "color": "#c2410c"})
     if not owner:
         return None
     shown = sorted(set(owner))
     buttons = [{"label": symbols[i], "method": "update",
                 "args": [{"visible": [o == i for o in owner]},
                          {"title.text": f"{symbols[i]} after each '{kind}'"}]} for i in shown]
-    fig.update_layout(
-        title=f"{symbols[shown[0]]} after each '{kind}'", template="plotly_white", height=460,
-        xaxis_title="calendar days after the decision", yaxis_tickformat=".0%",
-        yaxis_title="return from entry", margin={"t": 60, "r": 20},
-        updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
-    return fig
+    return FigureSpec(data, {
+        "title": {"text": f"{symbols[shown[0]]} after each '{kind}'"}, "height": 460,
+        "xaxis": {"title": {"text": "calendar days after the decision"}},
+        "yaxis": {"title": {"text": "return from entry"}, "tickformat": ".0%"},
+        "margin": {"t": 60, "r": 20},
+        "updatemenus": [{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}]})
 
 
-def placebo_figure(view: StudyView, kind: str) -> go.Figure | None:
+def placebo_figure(view: StudyView, kind: str) -> FigureSpec | None:
     """Placebo distribution of the event mean per horizon (dropdown: symbol), the observed
     mean marked."""
     hist, summary = view.placebos, view.summary
     if hist is None or summary is None or hist.empty:
         return None
     hist = hist[hist["event"] == kind]
-    rows = summary[summary["event"] == kind]
+    rows = summary[summary["event"] == kind].set_index(["symbol", "horizon"])
     horizons = sorted(int(h) for h in hist["horizon"].dropna().unique())
-    symbols = [s for s in dict.fromkeys(hist["symbol"])]
+    symbols = list(dict.fromkeys(str(s) for s in hist["symbol"]))
     if not horizons or not symbols:
         return None
-    fig = make_subplots(rows=1, cols=len(horizons), subplot_titles=[f"{h} d" for h in horizons])
+    groups = {(str(k[0]), int(k[1])): g for k, g in hist.groupby(["symbol", "horizon"])}
+    data: list[dict[str, Any]] = []
     owner: list[int] = []
     for i, symbol in enumerate(symbols):
         for j, h in enumerate(horizons):
-            bins = hist[(hist["symbol"] == symbol) & (hist["horizon"] == h)]
-            if bins.empty:
+            bins = groups.get((symbol, h))
+            if bins is None:
                 continue
-            mid = (bins["left"] + bins["right"]) / 2
-            fig.add_bar(x=mid, y=bins["count"], width=bins["right"] - bins["left"],
-                        marker_color="#94a3b8", showlegend=False, visible=i == 0,
-                        name="placebo means", row=1, col=j + 1)
+            tag = "" if j == 0 else str(j + 1)
+            axes = {"xaxis": f"x{tag}", "yaxis": f"y{tag}"}
+            data.append({"type": "bar", "x": _values((bins["left"] + bins["right"]) / 2, 6),
+                         "y": _values(bins["count"], 0),
+                         "width": _values(bins["right"] - bins["left"], 6),
+                         "marker": {"color": "#94a3b8"}, "showlegend": False,
+                         "visible": i == 0, "name": "placebo means", **axes})
             owner.append(i)
-            match = rows[(rows["symbol"] == symbol) & (rows["horizon"] == h)]
-            observed = float(match["mean"].iloc[0]) if len(match) else math.nan
+            observed = float(rows.loc[(symbol, h), "mean"]) if (symbol, h) in rows.index \
+                else math.nan
             if math.isfinite(observed):
-                p = num(match["placebo_p"].iloc[0], ".3f")
-                fig.add_scatter(x=[observed, observed], y=[0, float(bins["count"].max())],
-                                mode="lines", line={"color": "#c2410c", "width": 3},
-                                name=f"observed {pct(observed)} (p = {p})", showlegend=False,
-                                visible=i == 0, row=1, col=j + 1,
-                                hovertemplate=f"observed mean {pct(observed)}, placebo p = {p}"
-                                              "<extra></extra>")
+                p = num(rows.loc[(symbol, h), "placebo_p"], ".3f")
+                data.append({"type": "scatter", "mode": "lines", "x": [observed, observed],
+                             "y": [0, float(bins["count"].max())],
+                             "line": {"color": "#c2410c", "width": 3}, "showlegend": False,
+                             "visible": i == 0, "name": f"observed {pct(observed)} (p = {p})",
+                             "hovertemplate": f"observed mean {pct(observed)}, placebo p = "
+                                              f"{p}<extra></extra>", **axes})
                 owner.append(i)
     if not owner:
         return None
@@ -195,12 +225,22 @@ def placebo_figure(view: StudyView, kind: str) -> go.Figure | None:
                 "args": [{"visible": [o == i for o in owner]},
                          {"title.text": f"{s}: placebo means of '{kind}' vs the observed one"}]}
                for i, s in enumerate(symbols) if i in set(owner)]
-    fig.update_layout(
-        title=f"{symbols[0]}: placebo means of '{kind}' vs the observed one",
-        template="plotly_white", height=360, bargap=0, margin={"t": 80, "r": 20},
-        updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.3}])
-    fig.update_xaxes(tickformat=".0%")
-    return fig
+    gap, n = 0.04, len(horizons)
+    width = (1 - gap * (n - 1)) / n
+    layout: dict[str, Any] = {
+        "title": {"text": f"{symbols[0]}: placebo means of '{kind}' vs the observed one"},
+        "height": 360, "bargap": 0, "margin": {"t": 80, "r": 20},
+        "updatemenus": [{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.3}],
+        "annotations": [{"text": f"{h} d", "showarrow": False, "xref": "paper",
+                         "yref": "paper", "x": j * (width + gap) + width / 2, "y": 1.0,
+                         "yanchor": "bottom", "font": {"size": 14}}
+                        for j, h in enumerate(horizons)]}
+    for j in range(n):
+        tag = "" if j == 0 else str(j + 1)
+        layout[f"xaxis{tag}"] = {"domain": [j * (width + gap), j * (width + gap) + width],
+                                 "anchor": f"y{tag}", "tickformat": ".0%"}
+        layout[f"yaxis{tag}"] = {"anchor": f"x{tag}"}
+    return FigureSpec(data, layout)
 
 
 # --------------------------------------------------------------------------- tables
