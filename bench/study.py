@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,16 +25,20 @@ CONFIG = ROOT / "configs" / "rut_breakout_rotation.yaml"
 PAPERTRADE = str(Path(sys.executable).with_name("papertrade"))
 
 
-def whole_command(placebos: int, repeat: int) -> list[float]:
-    """Seconds per ``papertrade study`` run, each in a fresh process."""
-    times = []
+def whole_command(placebos: int, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU (user + system) seconds per ``papertrade study`` run, each in a fresh
+    process; the CPU figure does not depend on what else the machine is doing."""
+    walls, cpus = [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as runs:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run([PAPERTRADE, "study", str(CONFIG), "--placebos", str(placebos),
                             "--set", f"runs_dir={runs}"], check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-    return times
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def stages(placebos: int) -> dict[str, float]:
@@ -68,11 +74,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--placebos", type=int, default=10_000)
     args = parser.parse_args()
-    runs = whole_command(args.placebos, args.repeat)
+    runs, cpus = whole_command(args.placebos, args.repeat)
     report = {
         "placebos": args.placebos,
-        "papertrade study, median s": round(statistics.median(runs), 2),
-        "runs s": [round(t, 2) for t in runs],
+        "papertrade study, median wall s": round(statistics.median(runs), 2),
+        "runs wall s": [round(t, 2) for t in runs],
+        "runs cpu s": [round(t, 2) for t in cpus],
+        "load average": round(os.getloadavg()[0], 2),
         "target s": 10,
         "stages s": {k: round(v, 2) for k, v in stages(args.placebos).items()},
     }
