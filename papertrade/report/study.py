@@ -75,6 +75,9 @@ def load_study(path: Path) -> StudyView:
     if header.status != "finished":
         notes.append(f"{header.status}: {header.reason}" if header.reason else header.status)
     notes.extend(missing_files(header))
+    study = header.get("study")
+    if isinstance(study, dict) and isinstance(study.get("notes"), list):
+        notes.extend(str(n) for n in study["notes"])
     return StudyView(header, _frame(path / STUDY_SUMMARY, notes),
                      _frame(path / STUDY_EVENTS, notes), _frame(path / STUDY_PATHS, notes),
                      _frame(path / STUDY_PLACEBOS, notes), notes)

@@ -141,9 +141,19 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
                 rows.append(row)
                 hist_rows.extend(hist)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    notes = []
+    if positions.size and positions[0] == 0:
+        first = kinds_at[0]
+        note = (f"the '{first}' on {labels[0]:%Y-%m-%d} is on the window's first bar: it may "
+                "only mean the strategy was already in that state when the window began, not a "
+                "fresh signal (an earlier --start tells)")
+        notes.append(note)
+        mine = summary["event"] == first
+        summary.loc[mine, "note"] = [f"{note}; {n}" if n else note
+                                     for n in summary.loc[mine, "note"]]
     hist_frame = pd.DataFrame(hist_rows, columns=["event", "symbol", "horizon", "left",
                                                   "right", "count"])
-    return StudyData(kinds, symbols, events, summary, path_frame, hist_frame)
+    return StudyData(kinds, symbols, events, summary, path_frame, hist_frame, notes)
 
 
 def _placebo_sets(rng: np.random.Generator, n_times: int, positions: np.ndarray,

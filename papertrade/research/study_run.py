@@ -80,6 +80,10 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
     labels = history.labels()
     span = f"from {labels[0]:%Y-%m-%d} to {labels[-1]:%Y-%m-%d}"
     verdicts = {k: verdict(data.summary, k, symbols[0], span) for k in data.kinds}
+    for note in data.notes:
+        kind = note.split("'")[1]
+        if kind in verdicts:
+            verdicts[kind] += f" Note: {note}."
     digest = run_digest({**loaded.raw, "study": _options_json(options),
                          "window": [str(start), str(end)]}, origins)
     folder = create_run_folder(run.runs_dir, run.name, "study", digest)
@@ -91,7 +95,8 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
         start=f"{labels[0]:%Y-%m-%d}", end=f"{labels[-1]:%Y-%m-%d}", data=origins,
         study={**_options_json(options), "kinds": data.kinds, "symbols": symbols,
                "events": len(data.events), "decision_times": len(history.clock),
-               "primary": symbols[0], "timing": TIMING, "seen_kinds": seen},
+               "primary": symbols[0], "timing": TIMING, "seen_kinds": seen,
+               "notes": data.notes},
         verdict=verdicts, secrets=secrets,
     )
     write_json(folder / "manifest.json", meta)

@@ -8,6 +8,7 @@ shared by the module.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 from pathlib import Path
@@ -256,3 +257,21 @@ def test_rut_entry_waits_for_the_next_session() -> None:
     rows = rut.entry_rows(np.array([saturday, friday_evening], dtype=np.int64))
     assert rut.open[rows[0]] == bars.loc["2024-03-11", "open"]
     assert rut.open[rows[1]] == bars.loc["2024-03-11", "open"]
+
+
+def test_an_event_on_the_first_bar_is_flagged(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    """The RUT broke out on 2020-11-13; a window starting a week later begins in the market,
+    so the strategy's first decision is a 'breakout' that only marks the window's start."""
+    folder = study(capsys, tmp_path, *FAST, "--start", "2020-11-20", "--end", "2021-06-30")
+    events = pd.read_csv(folder / "events.csv")
+    assert events.iloc[0][["date", "event"]].tolist() == ["2020-11-20", "breakout"]
+    assert not math.isnan(events.iloc[0]["BTC/USDT:7d"])  # measured like any other
+    flag = "is on the window's first bar"
+    summary = pd.read_csv(folder / "summary.csv")
+    assert summary.loc[summary["event"] == "breakout", "note"].str.contains(flag).all()
+    assert not summary.loc[summary["event"] != "breakout", "note"].fillna("").str.contains(
+        flag).any()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert flag in manifest["verdict"]["breakout"]
+    assert flag in html.unescape((folder / "report.html").read_text())
