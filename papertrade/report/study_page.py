@@ -26,6 +26,9 @@ STUDY_CSS = """
   border-radius: 4px; max-width: 980px; }
 .timing { color: var(--muted); max-width: 980px; }
 small { color: var(--muted); }
+table[id^="summary-"] td, table[id^="events-"] td, table[id^="summary-"] th { white-space: nowrap; }
+table[id^="summary-"] td:last-child { white-space: normal; text-align: left; min-width: 24em;
+  font-size: 12px; color: var(--muted); }
 """
 
 

@@ -141,6 +141,10 @@ def compute_study(history: MarketHistory, decisions: Decisions, symbols: list[st
                 rows.append(row)
                 hist_rows.extend(hist)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    order = (summary["event"].map(kinds.index) * len(symbols)
+             + summary["symbol"].map(symbols.index)) * len(horizons) + summary["horizon"].map(
+        horizons.index)
+    summary = summary.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
     notes = []
     if positions.size and positions[0] == 0:
         first = kinds_at[0]
