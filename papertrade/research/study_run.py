@@ -19,6 +19,7 @@ from pathlib import Path
 from loguru import logger
 
 from papertrade.config import LoadedConfig
+from papertrade.config_effective import digested, effective_config
 from papertrade.errors import ConfigError
 from papertrade.research.study import StudyData, StudyOptions, compute_study
 from papertrade.research.study_verdict import verdict
@@ -34,6 +35,7 @@ from papertrade.runfolder import (
 from papertrade.runfolder.layout import STUDY_EVENTS, STUDY_PATHS, STUDY_PLACEBOS, STUDY_SUMMARY
 from papertrade.runner import build_strategy, load_history
 from papertrade.strategies.base import checked_decide
+from papertrade.strategies.loading import source_identity
 from papertrade.util.secrets import secret_values
 from papertrade.util.text import did_you_mean
 
@@ -47,6 +49,13 @@ TIMING = (
     "included) from entry to exit."
 )
 """The timing rule in one paragraph (:mod:`.study_events` states it at length)."""
+
+STUDY_HEADER = (
+    "The effective configuration of this event study: the config file with its --set\n"
+    "overrides, --start/--end and every default applied; paths absolute. Repeat the study with\n"
+    "  papertrade study <this file>  (with the options recorded in manifest.json: study)\n"
+    "A value shown as *** is a masked secret: set it again to run this file.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -84,8 +93,12 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
         kind = note.split("'")[1]
         if kind in verdicts:
             verdicts[kind] += f" Note: {note}."
-    digest = run_digest({**loaded.raw, "study": _options_json(options),
-                         "window": [str(start), str(end)]}, origins)
+    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
+                                 start or run.data.start or labels[0].date(),
+                                 end or run.data.end or labels[-1].date())
+    code = source_identity(type(strategy))
+    digest = run_digest({**digested(effective), "strategy_code": code,
+                         "study": _options_json(options)}, origins)
     folder = create_run_folder(run.runs_dir, run.name, "study", digest)
     secrets = secret_values(loaded.raw)
     meta = manifest(
@@ -97,11 +110,11 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
                "events": len(data.events), "decision_times": len(history.clock),
                "primary": symbols[0], "timing": TIMING, "seen_kinds": seen,
                "notes": data.notes},
-        verdict=verdicts, secrets=secrets,
+        verdict=verdicts, strategy_code=code, secrets=secrets,
     )
     write_json(folder / "manifest.json", meta)
     try:
-        write_config(folder, loaded.raw, secrets=secrets)
+        write_config(folder, effective, secrets=secrets, header=STUDY_HEADER)
         write_csv(folder / STUDY_EVENTS, data.events)
         write_csv(folder / STUDY_SUMMARY, data.summary)
         write_csv(folder / STUDY_PATHS, data.paths)

@@ -275,3 +275,15 @@ def test_an_event_on_the_first_bar_is_flagged(capsys: pytest.CaptureFixture[str]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert flag in manifest["verdict"]["breakout"]
     assert flag in html.unescape((folder / "report.html").read_text())
+
+
+def test_the_folders_config_repeats_the_study(capsys: pytest.CaptureFixture[str],
+                                              flagship_study: Path) -> None:
+    """config.yaml is the effective config: with the same options it gives the same folder
+    hash and the same summary, byte for byte."""
+    again = study(capsys, flagship_study.parent, *FAST, "--no-report",
+                  config=flagship_study / "config.yaml")
+    assert again != flagship_study
+    assert again.name.rsplit("-", 1)[1] == flagship_study.name.rsplit("-", 1)[1]
+    for name in ("summary.csv", "events.csv"):
+        assert (again / name).read_bytes() == (flagship_study / name).read_bytes()
