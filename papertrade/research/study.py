@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from papertrade.data.history import MarketHistory
+from papertrade.errors import StrategyError
 from papertrade.research import study_stats as st
 from papertrade.research.study_events import (
     Prices,
@@ -25,6 +26,7 @@ from papertrade.research.study_events import (
     paths,
 )
 from papertrade.strategies.base import Decisions
+from papertrade.util.text import one_line
 
 DEFAULT_HORIZONS = (7, 30, 90, 180, 365)
 HIST_BINS = 40
@@ -63,7 +65,12 @@ def column(symbol: str, horizon: int, what: str = "") -> str:
 
 def event_rows(decisions: Decisions, kind: str | None) -> tuple[np.ndarray, list[str]]:
     """Positions (on the clock) and kinds of the strategy's events, optionally one kind."""
-    kinds = decisions.events.fillna("").astype(str).to_numpy()
+    events = decisions.events
+    if len(events) != len(decisions.weights):
+        raise StrategyError(one_line(
+            f"the strategy's events have {len(events)} rows for {len(decisions.weights)} "
+            "decision times; Decisions.events must be indexed like the weights"))
+    kinds = events.fillna("").astype(str).to_numpy()
     chosen = (kinds != "") if kind is None else (kinds == kind)
     positions = np.flatnonzero(chosen)
     return positions, [str(k) for k in kinds[positions]]
