@@ -148,3 +148,12 @@ def test_an_event_on_the_first_bar_and_one_on_the_last() -> None:
     assert (row["events"], row["complete"], row["incomplete"]) == (3, 2, 1)
     assert "1 of 3 event(s) incomplete: 7d runs past the data" in row["note"]
     assert "only 2 complete: too few for any conclusion" in row["note"]
+
+
+def test_events_not_indexed_like_the_weights_are_a_strategy_error() -> None:
+    from papertrade.errors import StrategyError
+
+    history, decisions, _ = synthetic(50, 1, [10])
+    short = Decisions.build(decisions.weights, events=decisions.events.iloc[:-5])
+    with pytest.raises(StrategyError, match="45 rows for 50 decision times"):
+        compute_study(history, short, [SYMBOL], OPTIONS)
