@@ -19,7 +19,6 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-
 #: the shortest window (last date - first date) whose figures are annualised
 MIN_ANNUALISE_DAYS: Final = 90
 #: the figures that extrapolate a window to a year

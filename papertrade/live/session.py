@@ -33,7 +33,9 @@ from papertrade.live import events as ev
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
+from papertrade.live.files import LiveFiles
 from papertrade.live.loop import LiveTrader
+from papertrade.live.notify import Notifier
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
     create_run_folder,
@@ -340,12 +342,22 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
     from papertrade.runfolder.export import export
 
     run: RunConfig = loaded.run
-    folder, meta = open_run_folder(loaded, strategy, resume)
     secrets = secret_values(loaded.raw)
+    notifier = notifier_for(loaded, secrets)  # a bad URL stops here, before any folder
+    try:
+        folder, meta = open_run_folder(loaded, strategy, resume)
+    except BaseException:
+        if notifier is not None:
+            notifier.close()
+        raise
     sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))
     journal = Journal(folder / "journal.sqlite")
     wiring: Wiring | None = None
     bus = bus or ev.EventBus()
+    subscriptions = []
+    if notifier is not None:
+        notifier.journal = folder / "journal.sqlite"
+        subscriptions.append(bus.subscribe(notifier))
     try:
         wiring = wire(loaded, strategy, folder)
         journal.set_meta({"mode": run.broker.mode, "strategy": strategy.name,
@@ -374,14 +386,20 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
                             executor=executor, kernel=kernel, stop=stop, bus=bus)
+
+        def benchmarks() -> dict[str, pd.Series]:
+            history = trader.last_history
+            return history.dated_closes(strategy.benchmark_symbols()) if history else {}
+
+        subscriptions.append(bus.subscribe(LiveFiles(
+            folder, journal, traded=strategy.traded_symbols(), quote=run.broker.quote,
+            cash=run.broker.cash, dust_notional=run.live.dust_notional, benchmarks=benchmarks)))
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
         metrics = export(folder, journal, traded=strategy.traded_symbols(),
-                         quote=run.broker.quote,
-                         benchmarks=(trader.last_history.dated_closes(
-                             strategy.benchmark_symbols()) if trader.last_history else {}),
-                         cash=run.broker.cash)
+                         quote=run.broker.quote, benchmarks=benchmarks(), cash=run.broker.cash,
+                         dust_notional=run.live.dust_notional)
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)
         finish_manifest(folder, meta, "finished", secrets=secrets)
@@ -399,8 +417,22 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         bus.emit(ev.Crashed(now, mask(error, secrets), code))
         raise
     finally:
+        for unsubscribe in subscriptions:
+            unsubscribe()
         journal.close()
         if wiring is not None:
             wiring.broker.close()
             wiring.cleanup()
+        if notifier is not None:
+            notifier.close()
         logger.remove(sink)
+
+
+def notifier_for(loaded: LoadedConfig, secrets: frozenset[str]) -> Notifier | None:
+    """The run's notifier when ``notify.urls`` names any target (checked: exit 2 on a URL
+    apprise does not know); None otherwise."""
+    run = loaded.run
+    if not run.notify.urls:
+        return None
+    return Notifier(run.notify, run_name=run.name, mode=run.broker.mode, secrets=secrets,
+                    file=loaded.path)
