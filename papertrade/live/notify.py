@@ -133,7 +133,9 @@ class Notifier:
                 self.put(Message("rail", f"{self.prefix}: rail", cut))
         kind = kind_of(event)
         if kind is not None and kind in self.kinds:
-            self.put(Message(kind, f"{self.prefix}: {kind.replace('_', ' ')}", event.text))
+            when = event.time.strftime("%Y-%m-%d %H:%M UTC")
+            self.put(Message(kind, f"{self.prefix}: {kind.replace('_', ' ')}",
+                             f"{event.text} [{when}]"))
 
     def put(self, message: Message) -> None:
         """Queue ``message`` (masked) without ever blocking; dropped when the queue is full."""

@@ -44,7 +44,7 @@ class Receiver:
         received = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.paths.append(self.path)
                 received.messages.append(json.loads(body))
@@ -129,7 +129,7 @@ def test_one_message_per_trade_rail_cut_and_the_kill_switch(
     monkeypatch.setenv("HOOK_PATH", SECRET)
     result = replay(config_with_notify(tmp_path, receiver.port), tmp_path / "runs")
     assert "kill switch" in result.stop_reason
-    fills = journal(result.folder, "SELECT side, qty, symbol FROM fills ORDER BY id")
+    fills = journal(result.folder, "SELECT time, side, qty, symbol FROM fills ORDER BY id")
     cuts = journal(result.folder, "SELECT message FROM events WHERE kind = 'rail'")
     assert len(fills) >= 3 and cuts
     kinds = receiver.kinds()
@@ -138,8 +138,9 @@ def test_one_message_per_trade_rail_cut_and_the_kill_switch(
     assert kinds.count("kill switch") == 1
     assert kinds[-1] == "stop"
     trades = [m for m in receiver.messages if m["title"].endswith(": trade")]
-    for (side, qty, symbol), message in zip(fills, trades, strict=True):
+    for (time_, side, qty, symbol), message in zip(fills, trades, strict=True):
         assert message["message"].startswith(f"trade {side} {qty:.8g} {symbol} @ ")
+        assert message["message"].endswith(f"[{time_[:10]} {time_[11:16]} UTC]")
     kill = next(m for m in receiver.messages if m["title"].endswith(": kill switch"))
     assert "drawdown" in kill["message"] and kill["type"] == "failure"
     assert all(m["title"].startswith("papertrade rut-breakout-rotation (emulator): ")
