@@ -28,7 +28,6 @@ from loguru import logger
 
 from papertrade.journal import Journal
 from papertrade.live import events as ev
-from papertrade.report.html import write_report
 from papertrade.runfolder.export import export
 from papertrade.util.text import one_line
 
@@ -94,7 +93,7 @@ class LiveFiles:
             self.metrics = export(self.folder, self.journal, traded=self.traded,
                                   quote=self.quote, benchmarks=self.benchmarks(),
                                   cash=self.cash, dust_notional=self.dust_notional)
-            write_report(self.folder)
+            self._write_report()
         except Exception as exc:  # a full disk or a bug here must not stop trading
             self._warn(f"{type(exc).__name__}: {exc}")
             return False
@@ -107,11 +106,16 @@ class LiveFiles:
     def report(self) -> bool:
         """Rewrite ``report.html`` only (the exports are current); never raises."""
         try:
-            write_report(self.folder)
+            self._write_report()
         except Exception as exc:
             self._warn(f"{type(exc).__name__}: {exc}")
             return False
         return True
+
+    def _write_report(self) -> None:
+        from papertrade.report.html import write_report  # plotly: only once there is a report
+
+        write_report(self.folder)
 
     def _warn(self, problem: str) -> None:
         problem = one_line(problem, 300)

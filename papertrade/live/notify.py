@@ -87,8 +87,6 @@ class Notifier:
     def __init__(self, config: NotifyConfig, *, run_name: str, mode: str,
                  secrets: Collection[str], journal: Path | None = None,
                  file: str = "config") -> None:
-        import apprise
-
         self.config = config
         self.kinds = set(config.events)
         self.prefix = f"papertrade {run_name} ({mode})"
@@ -102,22 +100,16 @@ class Notifier:
         # before any URL is parsed: apprise's warnings about a URL may quote it
         self._log = _AppriseLog(secrets)
         apprise_logger = logging.getLogger("apprise")
+        self._logging = (apprise_logger.level, apprise_logger.propagate)
         apprise_logger.addHandler(self._log)
         apprise_logger.setLevel(logging.DEBUG)
         apprise_logger.propagate = False
-        for index, url in enumerate(config.urls):
-            scheme = url.split("://", 1)[0] if "://" in url else ""
-            label = f"notify.urls[{index}] ({scheme or 'no scheme'})"
-            target = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-            if target is None:  # the URL is not named: it may hold a secret
-                raise ConfigError(file, f"notify.urls[{index}]",
-                                  f"not a notification URL apprise knows (scheme "
-                                  f"'{one_line(scheme, 20)}')",
-                                  "use json://host/path for a webhook, or a service URL from "
-                                  "apprise's list (tgram://, slack://, discord://, mailto://)")
-            target.socket_connect_timeout = config.timeout_seconds
-            target.socket_read_timeout = config.timeout_seconds
-            self._targets.append((label, target))
+        try:
+            for index, url in enumerate(config.urls):
+                self._targets.append(self._target(index, url, file))
+        except BaseException:
+            self._restore_logging()
+            raise
         self._queue: queue.Queue[Message] = queue.Queue(config.queue_size)
         self._closing = threading.Event()
         self._abandon = threading.Event()
@@ -176,7 +168,31 @@ class Notifier:
             self._abandon.set()
             logger.warning("notifications: {} message(s) not sent when the run ended",
                            self._queue.qsize() + 1)
-        logging.getLogger("apprise").removeHandler(self._log)
+        self._restore_logging()
+
+    def _restore_logging(self) -> None:
+        apprise_logger = logging.getLogger("apprise")
+        apprise_logger.removeHandler(self._log)
+        apprise_logger.setLevel(self._logging[0])
+        apprise_logger.propagate = self._logging[1]
+
+    def _target(self, index: int, url: str, file: str) -> tuple[str, Any]:
+        """``(label, apprise plugin)`` of ``notify.urls[index]``; ConfigError naming the entry
+        and its scheme (never the URL) when apprise does not know it."""
+        import apprise
+
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        label = f"notify.urls[{index}] ({one_line(scheme, 20) or 'no scheme'})"
+        target = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        if target is None:
+            raise ConfigError(file, f"notify.urls[{index}]",
+                              f"not a notification URL apprise knows (scheme "
+                              f"'{one_line(scheme, 20)}')",
+                              "use json://host/path for a webhook, or a service URL from "
+                              "apprise's list (tgram://, slack://, discord://, mailto://)")
+        target.socket_connect_timeout = self.config.timeout_seconds
+        target.socket_read_timeout = self.config.timeout_seconds
+        return label, target
 
     # ------------------------------------------------------------------ the worker
 
