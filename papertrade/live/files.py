@@ -70,9 +70,10 @@ class LiveFiles:
         elif isinstance(event, ev.Stopped):  # the session exported and finished the manifest
             self.report()
             elapsed = self.timer() - self._started
-            logger.info("review files refreshed {} times in {:.2f} s ({:.1%} of {:.1f} s)",
-                        self.refreshes, self._spent, self._spent / elapsed if elapsed else 0.0,
-                        elapsed)
+            if self.refreshes:
+                    logger.info("review files refreshed {} times in {:.2f} s ({:.1%} of {:.1f} s)",
+                            self.refreshes, self._spent,
+                            self._spent / elapsed if elapsed else 0.0, elapsed)
         elif isinstance(event, ev.Crashed):
             self.refresh(force=True)
 

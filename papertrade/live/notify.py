@@ -36,7 +36,7 @@ from papertrade.config_models import NotifyConfig
 from papertrade.errors import ConfigError
 from papertrade.live import events as ev
 from papertrade.util.secrets import mask
-from papertrade.util.text import one_line
+from papertrade.util.text import did_you_mean, one_line
 
 #: apprise's message type per kind: how a chat service colours it
 _TYPES: Final = {"trade": "info", "decision": "info", "start": "info", "stop": "success",
@@ -185,9 +185,12 @@ class Notifier:
         label = f"notify.urls[{index}] ({one_line(scheme, 20) or 'no scheme'})"
         target = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         if target is None:
+            manager = apprise.manager_plugins.NotificationManager()  # type: ignore[no-untyped-call]
+            known: list[str] = manager.schemas()  # type: ignore[no-untyped-call]
+            hint = did_you_mean(scheme.lower(), known) if scheme.lower() not in known else ""
             raise ConfigError(file, f"notify.urls[{index}]",
-                              f"not a notification URL apprise knows (scheme "
-                              f"'{one_line(scheme, 20)}')",
+                              f"not a notification URL apprise can use (scheme "
+                              f"'{one_line(scheme, 20)}'{'; ' + hint if hint else ''})",
                               "use json://host/path for a webhook, or a service URL from "
                               "apprise's list (tgram://, slack://, discord://, mailto://)")
         target.socket_connect_timeout = self.config.timeout_seconds

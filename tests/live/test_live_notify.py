@@ -197,3 +197,32 @@ def test_a_notification_url_apprise_does_not_know_stops_before_any_folder(
     assert "notify.urls[0]" in str(caught.value) and "nosuch" in str(caught.value)
     assert SECRET not in str(caught.value)
     assert not (tmp_path / "runs").exists()
+
+
+def test_rejections_and_crashes_are_sent_masked(receiver: Receiver,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notifier alone, fed the events the executor and the session publish: a rejection
+    and a crash whose error quotes the URL's secret reach the receiver masked."""
+    import pandas as pd
+
+    from papertrade.config_models import NotifyConfig
+    from papertrade.live import events as ev
+    from papertrade.live.notify import Notifier
+    from papertrade.util.secrets import secret_values
+
+    monkeypatch.setenv("HOOK_PATH", SECRET)
+    url = f"json://127.0.0.1:{receiver.port}/hook/{SECRET}"
+    notifier = Notifier(NotifyConfig(urls=[url]), run_name="r", mode="testnet",
+                        secrets=secret_values({"notify": {"urls": [url]}}))
+    now = pd.Timestamp("2026-01-02T00:00:00Z")
+    notifier(ev.Rejection(now, "pt-1", "BTC/USDT", "buy", 0.5, "insufficient balance"))
+    notifier(ev.Retry(now, "timeout"))  # not one of the default kinds
+    notifier(ev.Crashed(now, f"BrokerUnavailable: POST {url} failed", 4))
+    notifier.close()
+    assert receiver.kinds() == ["rejection", "crash"]
+    assert receiver.messages[0]["message"] == (
+        "rejected buy 0.5 BTC/USDT: insufficient balance [2026-01-02 00:00 UTC]")
+    assert receiver.messages[0]["type"] == "warning"
+    assert receiver.messages[1]["message"] == (
+        "crashed (exit 4): BrokerUnavailable: POST *** failed [2026-01-02 00:00 UTC]")
+    assert SECRET not in json.dumps(receiver.messages)
