@@ -88,3 +88,10 @@ def test_a_window_of_90_days_is_annualised() -> None:
     out = summary(curve(90), fills([]).iloc[:0], pd.Series(0.0, index=curve(90).index), {})
     assert out["not_annualised"] is None
     assert equity_metrics(curve(89))["cagr"] is None
+
+
+def test_the_report_withholds_the_same_figures() -> None:
+    """formatting (no pandas) keeps its own copy of the list: the same one."""
+    from papertrade.report import formatting
+
+    assert formatting.ANNUALISED == frozenset(ANNUALISED)
