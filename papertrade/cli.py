@@ -89,33 +89,23 @@ def live(
     once: Annotated[bool, typer.Option("--once", help="make one decision, then stop")] = False,
     until: Annotated[str | None, typer.Option(help="last bar to decide on (YYYY-MM-DD)")] = None,
     resume: Annotated[Path | None, typer.Option(help="run folder to carry on")] = None,
-    check: Annotated[bool, typer.Option("--check", help="check config, keys and sandbox; "
-                                                      "send nothing")] = False,
+    check: Annotated[bool, typer.Option("--check", help="check keys, venue, symbols, minimum "
+                                                      "notional, clock, data; trade nothing")
+                     ] = False,
     overrides: SetOpt = None,
     strategy_path: StrategyPathOpt = None,
 ) -> None:
     """Paper-trade CONFIG live: testnet, dry run or the local emulator (broker.mode)."""
-    from papertrade.live.check import live_check
+    from papertrade.live.command import live_check_command, live_run_command
     from papertrade.runner import build_strategy
 
     loaded = _load(config, overrides)
     strategy = build_strategy(loaded, strategy_path or [])
     if check:
-        problems = live_check(loaded, strategy, typer.echo)
-        if problems:
-            raise SystemExit(2)
+        live_check_command(loaded, strategy)
         return
-    from papertrade.live.session import run_live
-    from papertrade.terminal import print_summary
-
-    result = run_live(loaded, strategy, until=_date_option("--until", until), once=once,
-                      resume=resume)
-    typer.echo(f"{result.decisions} decisions; stopped: {result.stop_reason}")
-    print_summary(result.folder, result.metrics)
-    if result.stop_reason.startswith("kill switch"):
-        from papertrade.errors import RailTriggered
-
-        raise RailTriggered(f"{result.stop_reason} (run folder {result.folder})")
+    live_run_command(loaded, strategy, until=_date_option("--until", until), once=once,
+                     resume=resume)
 
 
 @app.command()

@@ -94,4 +94,4 @@ def test_the_report_withholds_the_same_figures() -> None:
     """formatting (no pandas) keeps its own copy of the list: the same one."""
     from papertrade.report import formatting
 
-    assert formatting.ANNUALISED == frozenset(ANNUALISED)
+    assert frozenset(ANNUALISED) == formatting.ANNUALISED

@@ -35,8 +35,8 @@ class Started:
     name: str
     quote: str
     cash: float  # the configured starting cash (the baseline of "vs start")
-    first_decision: pd.Timestamp
-    until: pd.Timestamp | None  # the last decision time of a replay (--until), else None
+    first_decision: pd.Timestamp  # the close of the first bar to decide on
+    until: pd.Timestamp | None  # the close of the last bar of a replay (--until), else None
     resumed: bool = False
 
     @property
@@ -189,7 +189,8 @@ class Stopped:
     @property
     def text(self) -> str:
         equity = f"; equity {self.equity:,.2f}" if self.equity is not None else ""
-        return f"stopped: {self.reason} ({self.decisions} decisions{equity})"
+        plural = "" if self.decisions == 1 else "s"
+        return f"stopped: {self.reason} ({self.decisions} decision{plural}{equity})"
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,9 @@ class LiveTrader:
         history = self._history().truncate(time)
         self.last_history = history
         if not len(history.clock) or history.clock[-1] != time:
-            why = readiness.missing_bar(history, time, self.broker.name)
+            why = readiness.missing_bar(history, time, self.broker.name) + (
+                "; retry in a minute, or run without --once to wait for it" if self.strict
+                else "; the run carries on at the next bar")
             self.journal.event(time, "warning", "data", f"decision skipped: {why}")
             self.journal.commit()
             self.skip_reason = why
@@ -276,13 +278,15 @@ class LiveTrader:
         else:
             start = last if last is not None else self.clock.now() - pd.Timedelta(microseconds=1)
             when = self.next_decision(start)
+        # the first bar of the window (data.start / the emulator's start) closes a day later
+        when = max(when, pd.Timestamp(self.feed.start, tz="UTC") + pd.Timedelta(days=1))
         delay = pd.Timedelta(seconds=self.run.live.decision_delay_seconds)
         self.bus.emit(ev.Started(self.clock.now(), self.folder, self.run.broker.mode,
                                  self.broker.name, self.run.name, self.quote, self.run.broker.cash,
-                                 when + delay, until, self.resumed))
+                                 when, until, self.resumed))
         if once and last is not None and last >= when:
-            why = (f"the bar closing at {iso(when)} was already decided in this run; the next "
-                   f"closes at {iso(self.next_decision(when))}")
+            why = ("already decided in this run; the next bar closes at "
+                   f"{iso(self.next_decision(when))}")
             self.bus.emit(ev.Skipped(self.clock.now(), when, why))
             return LoopOutcome(0, f"--once: {why}")
         while not self.stop.is_set():

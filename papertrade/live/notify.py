@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from papertrade.config import LoadedConfig
 from papertrade.config_models import NotifyConfig
 from papertrade.errors import ConfigError
 from papertrade.live import events as ev
@@ -80,8 +81,9 @@ class _AppriseLog(logging.Handler):
 class Notifier:
     """Sends the configured kinds of live events to apprise targets, off the loop's thread.
 
-    ``notifier(event)`` is the bus subscriber (it never blocks); :meth:`close` ends the worker.
-    ``journal`` (the run's ``journal.sqlite``) is where rail cuts are read from.
+    ``notifier(event)`` is the bus subscriber (it never blocks); the worker thread starts
+    with the first message and :meth:`close` ends it. ``journal`` (the run's
+    ``journal.sqlite``) is where rail cuts are read from.
     """
 
     def __init__(self, config: NotifyConfig, *, run_name: str, mode: str,
@@ -97,27 +99,25 @@ class Notifier:
         self.dropped = 0
         self._rail_seen = 0
         self._targets: list[tuple[str, Any]] = []
-        # before any URL is parsed: apprise's warnings about a URL may quote it
         self._log = _AppriseLog(secrets)
-        apprise_logger = logging.getLogger("apprise")
-        self._logging = (apprise_logger.level, apprise_logger.propagate)
-        apprise_logger.addHandler(self._log)
-        apprise_logger.setLevel(logging.DEBUG)
-        apprise_logger.propagate = False
+        self._logging = (logging.NOTSET, True)
+        self._quiet_apprise()  # before any URL is parsed: apprise's warnings may quote it
         try:
             for index, url in enumerate(config.urls):
                 self._targets.append(self._target(index, url, file))
-        except BaseException:
+        finally:
             self._restore_logging()
-            raise
         self._queue: queue.Queue[Message] = queue.Queue(config.queue_size)
         self._closing = threading.Event()
         self._abandon = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="papertrade-notify",
-                                        daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None  # started with the first message
 
     # ------------------------------------------------------------------ the loop's side
+
+    def reading(self, journal: Path) -> Notifier:
+        """This notifier, reading rail cuts from ``journal``."""
+        self.journal = journal
+        return self
 
     def __call__(self, event: ev.LiveEvent) -> None:
         if isinstance(event, ev.Decision | ev.Stopped) and "rail" in self.kinds:
@@ -133,6 +133,11 @@ class Notifier:
         """Queue ``message`` (masked) without ever blocking; dropped when the queue is full."""
         masked = Message(message.kind, mask(message.title, self.secrets),
                          mask(message.body, self.secrets))
+        if self._worker is None:
+            self._quiet_apprise()
+            self._worker = threading.Thread(target=self._work, name="papertrade-notify",
+                                            daemon=True)
+            self._worker.start()
         try:
             self._queue.put_nowait(masked)
         except queue.Full:
@@ -162,6 +167,8 @@ class Notifier:
     def close(self) -> None:
         """Let the worker send what is queued for at most ``timeout_seconds``, then stop it;
         what is still queued then is dropped (a hanging target cannot hold the process)."""
+        if self._worker is None:
+            return
         self._closing.set()
         self._worker.join(self.config.timeout_seconds)
         if self._worker.is_alive():
@@ -169,6 +176,14 @@ class Notifier:
             logger.warning("notifications: {} message(s) not sent when the run ended",
                            self._queue.qsize() + 1)
         self._restore_logging()
+
+    def _quiet_apprise(self) -> None:
+        """apprise's log records go, masked, to our log at debug level only."""
+        apprise_logger = logging.getLogger("apprise")
+        self._logging = (apprise_logger.level, apprise_logger.propagate)
+        apprise_logger.addHandler(self._log)
+        apprise_logger.setLevel(logging.DEBUG)
+        apprise_logger.propagate = False
 
     def _restore_logging(self) -> None:
         apprise_logger = logging.getLogger("apprise")
@@ -227,3 +242,13 @@ class Notifier:
         if self.failed == 1 or self.failed % 50 == 0:
             logger.warning("notification to {} failed ({} so far; trading goes on)", label,
                            self.failed)
+
+
+def notifier_for(loaded: LoadedConfig, secrets: Collection[str]) -> Notifier | None:
+    """The run's notifier when ``notify.urls`` names any target (checked: exit 2 on a URL
+    apprise does not know); None otherwise."""
+    run = loaded.run
+    if not run.notify.urls:
+        return None
+    return Notifier(run.notify, run_name=run.name, mode=run.broker.mode, secrets=secrets,
+                    file=loaded.path)

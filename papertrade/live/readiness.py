@@ -43,8 +43,7 @@ def missing_bar(history: MarketHistory, time: pd.Timestamp, venue: str) -> str:
                     else "no candle at all")
             late.append(f"{symbol} ({last})")
     which = ", ".join(late) or ", ".join(history.traded)
-    return (f"{venue} has not published the candle closing at {_utc(time)} for {which}; "
-            "retry in a minute, or run without --once to wait for it")
+    return f"{venue} has not published the candle closing at {_utc(time)} for {which}"
 
 
 def stale_inputs(history: MarketHistory, time: pd.Timestamp,

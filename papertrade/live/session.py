@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,12 +29,13 @@ from papertrade.config import LoadedConfig, RunConfig
 from papertrade.errors import ConfigError, PapertradeError, RunFolderError
 from papertrade.journal import Journal
 from papertrade.live import events as ev
+from papertrade.live.attempts import decided, journal_error
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.files import LiveFiles
 from papertrade.live.loop import LiveTrader
-from papertrade.live.notify import Notifier
+from papertrade.live.notify import notifier_for
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
     create_run_folder,
@@ -216,17 +216,6 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         journal.close()
 
 
-def _journal_error(journal: Journal, now: pd.Timestamp, error: str,
-                   secrets: frozenset[str]) -> None:
-    """Keep this attempt's error in the journal too: a resumed run's manifest is rewritten,
-    its journal keeps every attempt's error (``runs show`` lists them)."""
-    try:
-        journal.event(now, "error", "error", f"run failed: {mask(error, secrets)}")
-        journal.commit()
-    except sqlite3.Error as problem:
-        logger.warning("could not journal the run's error: {}", problem)
-
-
 # --------------------------------------------------------------------------- run folders
 
 
@@ -238,25 +227,9 @@ def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | 
     candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
     for folder in reversed(candidates):
         status = (_manifest(folder) or {}).get("status")
-        if status == "running" or (status == "failed" and _decided(folder)):
+        if status == "running" or (status == "failed" and decided(folder)):
             return folder
     return None
-
-
-def _decided(folder: Path) -> bool:
-    """Whether the run folder's journal holds at least one decision or order."""
-    path = folder / "journal.sqlite"
-    if not path.is_file():
-        return False
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return any(db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
-                       for table in ("decisions", "orders"))
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
 
 
 def _refuse_after_kill_switch(runs_dir: Path, name: str, mode: str, digest: str) -> None:
@@ -344,20 +317,12 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
     run: RunConfig = loaded.run
     secrets = secret_values(loaded.raw)
     notifier = notifier_for(loaded, secrets)  # a bad URL stops here, before any folder
-    try:
-        folder, meta = open_run_folder(loaded, strategy, resume)
-    except BaseException:
-        if notifier is not None:
-            notifier.close()
-        raise
+    folder, meta = open_run_folder(loaded, strategy, resume)
     sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))
     journal = Journal(folder / "journal.sqlite")
     wiring: Wiring | None = None
     bus = bus or ev.EventBus()
-    subscriptions = []
-    if notifier is not None:
-        notifier.journal = folder / "journal.sqlite"
-        subscriptions.append(bus.subscribe(notifier))
+    subscriptions = [bus.subscribe(notifier.reading(journal.path))] if notifier else []
     try:
         wiring = wire(loaded, strategy, folder)
         journal.set_meta({"mode": run.broker.mode, "strategy": strategy.name,
@@ -411,7 +376,7 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         error = f"{type(exc).__name__}: {exc}"
         finish_manifest(folder, meta, "failed", error=error, secrets=secrets)
         now = wiring.clock.now() if wiring is not None else pd.Timestamp.now(tz="UTC")
-        _journal_error(journal, now, error, secrets)
+        journal_error(journal, now, error, secrets)
         code = (exc.exit_code if isinstance(exc, PapertradeError)
                 else 130 if isinstance(exc, KeyboardInterrupt) else 1)
         bus.emit(ev.Crashed(now, mask(error, secrets), code))
@@ -426,13 +391,3 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         if notifier is not None:
             notifier.close()
         logger.remove(sink)
-
-
-def notifier_for(loaded: LoadedConfig, secrets: frozenset[str]) -> Notifier | None:
-    """The run's notifier when ``notify.urls`` names any target (checked: exit 2 on a URL
-    apprise does not know); None otherwise."""
-    run = loaded.run
-    if not run.notify.urls:
-        return None
-    return Notifier(run.notify, run_name=run.name, mode=run.broker.mode, secrets=secrets,
-                    file=loaded.path)
