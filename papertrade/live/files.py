@@ -32,7 +32,7 @@ from papertrade.runfolder.export import export
 from papertrade.util.text import one_line
 
 #: the share of wall time refreshing may take in a replay
-MAX_SHARE: Final = 0.1
+MAX_SHARE: Final = 0.05
 #: decisions always followed by a refresh, whatever it costs
 FIRST: Final = 5
 
