@@ -254,8 +254,9 @@ def _default_notify_events() -> list[NotifyEvent]:
 
 class NotifyConfig(Frozen):
     """Messages about a live run (live runs only), through apprise: generic JSON webhooks
-    (``json://host/path``, ``jsons://`` for https) and the common chat services (``tgram://``, ``slack://``,
-    ``discord://``, ``mailto://``, ... see apprise's list). Secrets belong in the environment:
+    (``json://host/path``, ``jsons://`` for https) and the common chat services
+    (``tgram://``, ``slack://``, ``discord://``, ``mailto://``, ... see apprise's list).
+    Secrets belong in the environment:
     ``tgram://${TELEGRAM_BOT_TOKEN}/${TELEGRAM_CHAT_ID}``; every URL is masked in run folders,
     logs and messages. A failing or slow target never stops or slows trading."""
 
