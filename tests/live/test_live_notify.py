@@ -226,3 +226,15 @@ def test_rejections_and_crashes_are_sent_masked(receiver: Receiver,
     assert receiver.messages[1]["message"] == (
         "crashed (exit 4): BrokerUnavailable: POST *** failed [2026-01-02 00:00 UTC]")
     assert SECRET not in json.dumps(receiver.messages)
+
+
+def test_notification_urls_are_secret_values_and_redacted_in_config_yaml() -> None:
+    from papertrade.util.secrets import redact_config, secret_values
+
+    url = f"tgram://123456789:{SECRET}/987654321"
+    raw = {"name": "x", "notify": {"urls": [url, "json://127.0.0.1:8080/hook"]}}
+    found = secret_values(raw, env={})
+    assert {url, f"123456789:{SECRET}"} <= found
+    assert "127.0.0.1:8080" not in found and "987654321" not in found  # addresses, ids
+    assert redact_config(raw, found)["notify"]["urls"] == ["***", "***"]
+    assert "name" in redact_config(raw, found)
