@@ -31,8 +31,12 @@ DECISION = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \| INFO .*live\.loop:(step|_decide)")
 
 
+REFRESHES = re.compile(r"review files refreshed .*")
+
+
 def replay(checkout: Path, start: str, until: str) -> tuple[float, list[float]]:
-    """Wall seconds of the whole command, and the seconds between consecutive decisions."""
+    """Wall seconds of the whole command, and the seconds between consecutive decisions;
+    prints how much of the run refreshing the live review files took (when it logs it)."""
     with tempfile.TemporaryDirectory() as runs:
         command = [sys.executable, "-m", "papertrade.cli", "live", str(CONFIG),
                    "--set", f"runs_dir={runs}", "--set", "broker.mode=emulator",
@@ -42,8 +46,12 @@ def replay(checkout: Path, start: str, until: str) -> tuple[float, list[float]]:
         subprocess.run(command, cwd=checkout, check=True, capture_output=True)
         wall = time.perf_counter() - began
         (log,) = Path(runs).glob("*/run.log")
+        lines = log.read_text().splitlines()
         stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
-                  for line in log.read_text().splitlines() if (m := DECISION.match(line))]
+                  for line in lines if (m := DECISION.match(line))]
+        for line in lines:
+            if found := REFRESHES.search(line):
+                print(found.group(0))
     steps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     return wall, steps
 

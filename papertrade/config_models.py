@@ -270,6 +270,39 @@ class LiveConfig(Frozen):
     )
 
 
+NotifyEvent = Literal["trade", "rejection", "rail", "kill_switch", "stop", "crash", "start",
+                      "decision", "retry"]
+
+
+def _default_notify_events() -> list[NotifyEvent]:
+    return ["trade", "rejection", "rail", "kill_switch", "stop", "crash"]
+
+
+class NotifyConfig(Frozen):
+    """Messages about a live run (live runs only), through apprise: generic JSON webhooks
+    (``json://host/path``, ``jsons://`` for https) and the common chat services
+    (``tgram://``, ``slack://``, ``discord://``, ``mailto://``, ... see apprise's list).
+    Secrets belong in the environment:
+    ``tgram://${TELEGRAM_BOT_TOKEN}/${TELEGRAM_CHAT_ID}``; every URL is masked in run folders,
+    logs and messages. A failing or slow target never stops or slows trading."""
+
+    urls: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=20, description="apprise URLs; none: no notifications",
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=_default_notify_events,
+        description="what is sent: trade (each fill), rejection, rail (an order cut by a cap), "
+        "kill_switch, stop, crash; also start, decision, retry",
+    )
+    timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="connect and read timeout of each message",
+    )
+    queue_size: int = Field(
+        default=200, ge=1, le=10_000,
+        description="messages waiting to be sent; beyond, new ones are dropped (and counted)",
+    )
+
+
 class RunConfig(Frozen):
     """A whole run: what the YAML file holds."""
 
@@ -279,6 +312,7 @@ class RunConfig(Frozen):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     runs_dir: Path = Field(default=Path("runs"), description="run folders are created here")
 
 

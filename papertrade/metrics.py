@@ -3,15 +3,29 @@
 Ratios are fractions (0.25 = 25 %). Returns are per bar; ``periods_per_year`` is 365 for a
 crypto clock. The risk-free rate is zero. ``None`` means undefined (e.g. a profit factor with
 no losing trade), never a made-up number.
+
+One rule for every mode: annualised figures (:data:`ANNUALISED`) are given only for curves
+spanning at least :data:`MIN_ANNUALISE_DAYS` days (a 5-day run is not annualised to +1,864 %
+CAGR), and round trips come from the fills by :func:`round_trips`, whatever wrote them (a
+backtest's exact fills, or an exchange's lot-rounded ones with fees charged in the asset
+received).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+
+#: the shortest window (last date - first date) whose figures are annualised
+MIN_ANNUALISE_DAYS: Final = 90
+#: the figures that extrapolate a window to a year
+ANNUALISED: Final = ("cagr", "volatility", "sharpe", "sortino", "calmar")
+#: a position worth at most this much quote at its last fill is flat (exchange lot-rounding
+#: leaves such remainders; the live kernel does not trade them: ``live.dust_notional``)
+DUST_NOTIONAL: Final = 1.0
 
 
 def _finite(value: float) -> float | None:
@@ -41,8 +55,26 @@ def max_drawdown_duration_days(equity: pd.Series) -> int:
     return int(longest / pd.Timedelta(days=1))
 
 
-def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, Any]:
-    """Return, risk and risk-adjusted figures of an equity curve indexed by time."""
+def window_days(equity: pd.Series) -> int:
+    """Calendar days from a curve's first to its last time (0 for fewer than two points)."""
+    if len(equity) < 2:
+        return 0
+    return int((pd.Timestamp(equity.index[-1]) - pd.Timestamp(equity.index[0]))
+               / pd.Timedelta(days=1))
+
+
+def not_annualised(equity: pd.Series, min_days: int = MIN_ANNUALISE_DAYS) -> str | None:
+    """Why a curve's figures are not annualised (too short a window), or None."""
+    days = window_days(equity.dropna())
+    if days >= min_days:
+        return None
+    return f"too short to annualise: {days} days < {min_days}"
+
+
+def equity_metrics(equity: pd.Series, periods_per_year: int = 365,
+                   min_days: int = MIN_ANNUALISE_DAYS) -> dict[str, Any]:
+    """Return, risk and risk-adjusted figures of an equity curve indexed by time; the
+    :data:`ANNUALISED` ones are None for a window shorter than ``min_days``."""
     equity = equity.dropna()
     if len(equity) < 2 or equity.iloc[0] <= 0:
         return {"total_return": None, "cagr": None, "volatility": None, "sharpe": None,
@@ -57,7 +89,7 @@ def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, 
     downside = np.sqrt(np.mean(np.minimum(returns.to_numpy(), 0.0) ** 2))
     root = math.sqrt(periods_per_year)
     mdd = drawdown(equity).min()
-    return {
+    stats = {
         "total_return": _finite(total),
         "cagr": _finite(cagr),
         "volatility": _finite(std * root),
@@ -67,36 +99,51 @@ def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, 
         "max_drawdown_duration_days": max_drawdown_duration_days(equity),
         "calmar": _finite(cagr / abs(mdd)) if mdd < 0 else None,
     }
+    if not_annualised(equity, min_days):
+        stats.update(dict.fromkeys(ANNUALISED))
+    return stats
 
 
-def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
-    """Per-symbol round trips (flat -> position -> flat) with their net P&L after fees.
+def round_trips(fills: pd.DataFrame, dust_notional: float = DUST_NOTIONAL) -> pd.DataFrame:
+    """Per-symbol round trips (flat -> position -> flat) with their net P&L after fees: the one
+    round-trip function of every mode.
 
-    ``fills`` needs columns symbol, side, qty, price, fee. A position still open at the end is
-    not a round trip.
+    ``fills`` is ``trades.csv``'s table: columns symbol, side, qty, price, fee (valued in the
+    quote currency), optionally time and fee_currency. A fee charged in the symbol's base asset
+    (an exchange's fee on the asset received) is paid in units, not cash: the position moves by
+    ``qty - fee / price``. A position is flat again when what is left is worth at most
+    ``dust_notional`` at its last fill (the remainder of lot rounding). A position still open
+    at the end is not a round trip.
     """
     trips: list[dict[str, Any]] = []
-    for symbol, group in fills.groupby("symbol", sort=True):
+    charged = fills["fee_currency"] if "fee_currency" in fills else pd.Series(
+        [None] * len(fills), index=fills.index)
+    for symbol, group in fills.assign(charged_in=charged).groupby("symbol", sort=True):
+        base = str(symbol).split("/")[0]
         held, pnl, is_open, opened = 0.0, 0.0, False, None
         for row in group.itertuples(index=False):
-            signed = row.qty if row.side == "buy" else -row.qty
-            if not is_open and signed > 0:
-                is_open, opened, pnl = True, getattr(row, "time", None), 0.0
-            pnl += -signed * row.price - row.fee
-            held += signed
-            if is_open and held <= 1e-9 * max(1.0, abs(signed)):
+            sign = 1.0 if row.side == "buy" else -1.0
+            in_units = row.charged_in == base and row.price > 0
+            if not is_open:
+                if sign < 0:  # selling what the run did not buy (a pre-funded account)
+                    continue
+                is_open, opened, pnl, held = True, getattr(row, "time", None), 0.0, 0.0
+            held += sign * row.qty - (row.fee / row.price if in_units else 0.0)
+            pnl += -sign * row.qty * row.price - (0.0 if in_units else row.fee)
+            if sign < 0 and (held <= 1e-9 * max(1.0, row.qty)
+                             or held * row.price <= dust_notional):
                 trips.append({"symbol": symbol, "opened": opened,
                               "closed": getattr(row, "time", None), "pnl": pnl})
                 held, is_open = 0.0, False
     return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
 
 
-def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
-    """Counts, win rate, profit factor and fees from fills."""
+def trade_metrics(fills: pd.DataFrame, dust_notional: float = DUST_NOTIONAL) -> dict[str, Any]:
+    """Counts, win rate, profit factor and fees from fills (round trips: :func:`round_trips`)."""
     if fills.empty:
         return {"trades": 0, "round_trips": 0, "win_rate": None, "profit_factor": None,
                 "fees": 0.0, "traded_notional": 0.0}
-    trips = round_trips(fills)
+    trips = round_trips(fills, dust_notional)
     wins = trips["pnl"][trips["pnl"] > 0].sum()
     losses = -trips["pnl"][trips["pnl"] < 0].sum()
     return {
@@ -128,8 +175,10 @@ def summary(
     invested_share: pd.Series,
     benchmarks: dict[str, pd.Series],
     periods_per_year: int = 365,
+    dust_notional: float = DUST_NOTIONAL,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds (see docs/run-folder.md)."""
+    """Everything ``metrics.json`` holds (see docs/run-folder.md); ``not_annualised`` says why
+    the annualised figures are null (a window under :data:`MIN_ANNUALISE_DAYS`), else null."""
     stats: dict[str, Any] = {
         "start": pd.Timestamp(equity.index[0]).strftime("%Y-%m-%d") if len(equity) else None,
         "end": pd.Timestamp(equity.index[-1]).strftime("%Y-%m-%d") if len(equity) else None,
@@ -138,8 +187,9 @@ def summary(
         "end_equity": float(equity.iloc[-1]) if len(equity) else None,
     }
     stats.update(equity_metrics(equity, periods_per_year))
+    stats["not_annualised"] = not_annualised(equity) if len(equity) >= 2 else None
     stats["exposure"] = exposure(invested_share)
-    trades = trade_metrics(fills)
+    trades = trade_metrics(fills, dust_notional)
     mean_equity = float(equity.mean()) if len(equity) else math.nan
     stats.update(trades)
     stats["turnover"] = _finite(trades["traded_notional"] / mean_equity) if len(equity) else None

@@ -41,6 +41,9 @@ def print_summary(folder: Path, metrics: dict[str, Any], console: Console | None
         soft_wrap=True,
     )
     console.print(table)
+    if metrics.get("not_annualised"):
+        console.print(f"CAGR, volatility, Sharpe, Sortino, Calmar: {metrics['not_annualised']}",
+                      soft_wrap=True)
     console.print(
         f"trades {metrics.get('trades')}  round trips {metrics.get('round_trips')}  "
         f"win rate {_pct(metrics.get('win_rate'))}  profit factor "

@@ -34,7 +34,9 @@ from papertrade.live.attempts import decided, journal_error
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
+from papertrade.live.files import LiveFiles
 from papertrade.live.loop import LiveTrader
+from papertrade.live.notify import notifier_for
 from papertrade.live.window import check_until, replay_start
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
@@ -319,12 +321,14 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
     run: RunConfig = loaded.run
     if resume is None:
         check_until(loaded, until)
-    folder, meta = open_run_folder(loaded, strategy, resume)
     secrets = secret_values(loaded.raw)
+    notifier = notifier_for(loaded, secrets)  # a bad URL stops here, before any folder
+    folder, meta = open_run_folder(loaded, strategy, resume)
     sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))
     journal = Journal(folder / "journal.sqlite")
     wiring: Wiring | None = None
     bus = bus or ev.EventBus()
+    subscriptions = [bus.subscribe(notifier.reading(journal.path))] if notifier else []
     try:
         wiring = wire(loaded, strategy, folder)
         journal.set_meta({"mode": run.broker.mode, "strategy": strategy.name,
@@ -353,14 +357,20 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
                             executor=executor, kernel=kernel, stop=stop, bus=bus)
+
+        def benchmarks() -> dict[str, pd.Series]:
+            history = trader.last_history
+            return history.dated_closes(strategy.benchmark_symbols()) if history else {}
+
+        subscriptions.append(bus.subscribe(LiveFiles(
+            folder, journal, traded=strategy.traded_symbols(), quote=run.broker.quote,
+            cash=run.broker.cash, dust_notional=run.live.dust_notional, benchmarks=benchmarks)))
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
         metrics = export(folder, journal, traded=strategy.traded_symbols(),
-                         quote=run.broker.quote,
-                         benchmarks=(trader.last_history.dated_closes(
-                             strategy.benchmark_symbols()) if trader.last_history else {}),
-                         cash=run.broker.cash)
+                         quote=run.broker.quote, benchmarks=benchmarks(), cash=run.broker.cash,
+                         dust_notional=run.live.dust_notional)
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)
         finish_manifest(folder, meta, "finished", secrets=secrets)
@@ -378,8 +388,12 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         bus.emit(ev.Crashed(now, mask(error, secrets), code))
         raise
     finally:
+        for unsubscribe in subscriptions:
+            unsubscribe()
         journal.close()
         if wiring is not None:
             wiring.broker.close()
             wiring.cleanup()
+        if notifier is not None:
+            notifier.close()
         logger.remove(sink)

@@ -8,6 +8,7 @@ em dash, a missing key as ``n/a``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Final
 
 from papertrade.util.text import one_line
@@ -25,6 +26,10 @@ MONEY: Final = frozenset({"start_equity", "end_equity", "fees"})
 COUNTS: Final = frozenset({"bars", "trades", "round_trips", "rebalances", "rejected_orders"})
 DAYS: Final = frozenset({"max_drawdown_duration_days"})
 MULTIPLES: Final = frozenset({"turnover"})
+#: figures extrapolated to a year: withheld (null) for a window under 90 days
+#: (``papertrade.metrics.ANNUALISED``; this module stays free of pandas)
+ANNUALISED: Final = frozenset({"cagr", "volatility", "sharpe", "sortino", "calmar"})
+TOO_SHORT: Final = "too short to annualise"
 
 #: metrics.json keys in the order of docs/run-folder.md, with their labels
 LABELS: Final[dict[str, str]] = {
@@ -41,6 +46,7 @@ LABELS: Final[dict[str, str]] = {
     "max_drawdown": "Max drawdown",
     "max_drawdown_duration_days": "Max drawdown duration",
     "calmar": "Calmar",
+    "not_annualised": "Not annualised",
     "exposure": "Exposure",
     "trades": "Trades (fills)",
     "round_trips": "Round trips",
@@ -90,6 +96,18 @@ def fmt_metric(key: str, value: Any, quote: str = "") -> str:
     if key in MULTIPLES:
         return f"{number:,.2f}×"
     return f"{number:,.2f}" if abs(number) >= 100 else f"{number:.4g}"
+
+
+def fmt_in(metrics: Mapping[str, Any], key: str, quote: str = "",
+           short: bool | None = None) -> str:
+    """``metrics[key]`` as shown; an annualised figure withheld because the window is too short
+    (``metrics.json``'s ``not_annualised``, or ``short`` for a benchmark of that run) reads
+    ``too short to annualise`` instead of a dash."""
+    value = metrics.get(key)
+    withheld = bool(metrics.get("not_annualised")) if short is None else short
+    if value is None and key in ANNUALISED and withheld:
+        return TOO_SHORT
+    return fmt_metric(key, value, quote)
 
 
 def fmt_pct(value: Any) -> str:

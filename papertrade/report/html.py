@@ -29,8 +29,8 @@ from papertrade.report.formatting import (
     BENCHMARK_KEYS,
     LABELS,
     arrow,
+    fmt_in,
     fmt_inputs,
-    fmt_metric,
     fmt_money,
     fmt_pct,
     fmt_price,
@@ -123,7 +123,7 @@ def metrics_section(d: RunDetails) -> str:
     keys += [k for k in metrics if k not in LABELS and not isinstance(metrics[k], dict)]
     rows = [
         f'<tr data-key="{escape(k)}" data-value="{escape(json.dumps(metrics[k]))}">'
-        f"<th>{escape(label(k))}</th><td>{escape(fmt_metric(k, metrics[k], h.quote))}</td></tr>"
+        f"<th>{escape(label(k))}</th><td>{escape(fmt_in(metrics, k, h.quote))}</td></tr>"
         for k in keys
     ]
     out = f'<table id="metrics" class="kv">{"".join(rows)}</table>'
@@ -132,19 +132,34 @@ def metrics_section(d: RunDetails) -> str:
         head = "<tr><th></th>" + "".join(f"<th>{escape(label(k))}</th>"
                                          for k in BENCHMARK_KEYS) + "</tr>"
         body = ["<tr class='self'><th>this run</th>" + "".join(
-            f"<td>{escape(fmt_metric(k, metrics.get(k)))}</td>" for k in BENCHMARK_KEYS
+            f"<td>{escape(fmt_in(metrics, k))}</td>" for k in BENCHMARK_KEYS
         ) + "</tr>"]
+        short = bool(metrics.get("not_annualised"))
         for name, values in bench.items():
             values = values if isinstance(values, dict) else {}
             cells = "".join(
                 f'<td data-key="benchmarks.{escape(name)}.{k}" '
                 f'data-value="{escape(json.dumps(values.get(k)))}">'
-                f"{escape(fmt_metric(k, values.get(k)))}</td>"
+                f"{escape(fmt_in(values, k, short=short))}</td>"
                 for k in BENCHMARK_KEYS
             )
             body.append(f"<tr><th>{escape(name)}</th>{cells}</tr>")
         out += f'<table id="benchmarks">{head}{"".join(body)}</table>'
     return f'<div class="metrics">{out}</div>'
+
+
+def live_facts(d: RunDetails) -> list[tuple[str, str]]:
+    """A live run's state for the header: running or stopped (and why), and the time of its
+    last decision; nothing for a backtest. The report is rewritten after every decision."""
+    h = d.header
+    if h.mode == "backtest":
+        return []
+    reason = h.text("stop_reason")
+    state = {"running": "running", "finished": "stopped"}.get(h.status, h.status)
+    text = f"{state}: {reason}" if state == "stopped" and reason else state
+    last = str(d.decisions[0].get("time") or "") if d.decisions else ""
+    return [("live", f'<span id="live-state" class="live {escape(state)}">{escape(text)}</span>'),
+            ("last decision", f'<span id="last-decision">{escape(last or "none yet")}</span>')]
 
 
 def facts_section(d: RunDetails) -> str:
@@ -153,6 +168,7 @@ def facts_section(d: RunDetails) -> str:
     versions = h.get("versions")
     facts = [
         ("status", f'<span class="status {escape(h.status)}">{escape(h.status)}</span>'),
+        *live_facts(d),
         ("mode", escape(h.mode)), ("name", escape(h.name)),
         ("strategy", escape(h.text("strategy"))),
         ("period", escape(f"{start} → {end}") if start or end else ""),
@@ -325,7 +341,7 @@ def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
                         f'<span class="id">{escape(h.run_id)}</span>'
                         for h, name in zip(headers, labels, strict=True))]
     rows = [["status", *(escape(h.status) for h in headers)]]
-    rows += [[escape(label(k)), *(escape(fmt_metric(k, (h.metrics or {}).get(k), h.quote))
+    rows += [[escape(label(k)), *(escape(fmt_in(h.metrics or {}, k, h.quote))
                                   if k in (h.metrics or {}) else "" for h in headers)]
              for k in keys]
     diff = differing(settings)

@@ -17,6 +17,7 @@ from papertrade.report.formatting import (
     BENCHMARK_KEYS,
     LABELS,
     arrow,
+    fmt_in,
     fmt_inputs,
     fmt_metric,
     fmt_money,
@@ -137,6 +138,13 @@ def _value(metrics: dict[str, Any] | None, key: str, quote: str = "") -> str:
     return fmt_metric(key, metrics[key], quote)
 
 
+def _shown(metrics: dict[str, Any] | None, key: str, quote: str = "") -> str:
+    """Like ``_value``, with an annualised figure of a short window marked as such."""
+    if metrics is None or key not in metrics:
+        return ""
+    return fmt_in(metrics, key, quote)
+
+
 def _kv_table(rows: Sequence[tuple[str, str]], columns: int = 2) -> Table:
     grid = Table.grid(padding=(0, 2))
     for _ in range(columns):
@@ -155,7 +163,7 @@ def metric_rows(header: RunHeader) -> list[tuple[str, str]]:
     metrics = header.metrics or {}
     keys = [k for k in LABELS if k in metrics]
     keys += [k for k in metrics if k not in LABELS and not isinstance(metrics[k], dict)]
-    return [(label(k), fmt_metric(k, metrics[k], header.quote)) for k in keys]
+    return [(label(k), fmt_in(metrics, k, header.quote)) for k in keys]
 
 
 def benchmark_table(header: RunHeader) -> Table | None:
@@ -166,11 +174,12 @@ def benchmark_table(header: RunHeader) -> Table | None:
     table.add_column("")
     for key in BENCHMARK_KEYS:
         table.add_column(label(key), justify="right")
-    _add(table, "this run", *(_value(header.metrics, k) for k in BENCHMARK_KEYS),
+    _add(table, "this run", *(_shown(header.metrics, k) for k in BENCHMARK_KEYS),
                   style="bold")
     for name, values in benchmarks.items():
         values = values if isinstance(values, dict) else {}
-        _add(table, str(name), *(fmt_metric(k, values.get(k)) for k in BENCHMARK_KEYS))
+        short = bool((header.metrics or {}).get("not_annualised"))
+        _add(table, str(name), *(fmt_in(values, k, short=short) for k in BENCHMARK_KEYS))
     return table
 
 
@@ -331,7 +340,7 @@ def render_compare(headers: Sequence[RunHeader], console: Console,
     _add(table, "period", *(_period(h) for h in headers))
     keys = [k for k in LABELS if any(k in (h.metrics or {}) for h in headers)]
     for key in keys:
-        _add(table, label(key), *(_value(h.metrics, key, h.quote) for h in headers))
+        _add(table, label(key), *(_shown(h.metrics, key, h.quote) for h in headers))
     names: list[str] = []
     for h in headers:
         bench = (h.metrics or {}).get("benchmarks")

@@ -14,18 +14,20 @@ from typing import Any
 import pandas as pd
 
 from papertrade.journal import Journal
-from papertrade.metrics import buy_and_hold, summary
+from papertrade.metrics import DUST_NOTIONAL, buy_and_hold, summary
 from papertrade.runfolder.write import write_csv, write_json
 
 
 def export(
     folder: Path, journal: Journal, *, traded: list[str], quote: str,
-    benchmarks: Mapping[str, pd.Series], cash: float,
+    benchmarks: Mapping[str, pd.Series], cash: float, dust_notional: float = DUST_NOTIONAL,
 ) -> dict[str, Any]:
     """Write the plain exports and metrics.json from the journal: one exporter for every mode.
 
     ``benchmarks`` maps a symbol to its closes (index: bar date); each gets a buy-and-hold of
-    ``cash`` over the run's window in ``benchmarks.csv`` and ``metrics.json``.
+    ``cash`` over the run's window in ``benchmarks.csv`` and ``metrics.json``. A position worth
+    at most ``dust_notional`` is flat for the round trips (the live loop's
+    ``live.dust_notional``).
     """
     equity_rows = journal.frame("SELECT date, equity, cash FROM equity ORDER BY time")
     # an exchange may charge the fee in the asset received (base on a buy): value it in quote
@@ -56,7 +58,8 @@ def export(
     signals.insert(0, "date", decisions["date"])
     write_csv(folder / "signals.csv", signals)
 
-    metrics = summary(equity, fills, pd.Series(invested, index=equity.index), curves)
+    metrics = summary(equity, fills, pd.Series(invested, index=equity.index), curves,
+                      dust_notional=dust_notional)
     metrics["rebalances"] = len(sent)
     metrics["rejected_orders"] = rejected
     metrics.update(_rails(journal))

@@ -8,7 +8,9 @@ Two complementary tools:
   all (a key pasted where its variable's name belongs), which is masked too.
 - :func:`secret_values` collects the secret *values* a run knows of (what the ``*_env`` keys
   name in the environment, secret-looking keys' values, keys pasted into ``*_env`` fields,
-  secret-looking environment variables, hence ``${VAR}`` interpolations of them), and
+  secret-looking environment variables, hence ``${VAR}`` interpolations of them, and every
+  notification URL of ``notify.urls`` with its credentials, path and query parts: chat
+  services carry their tokens there), and
   :func:`mask` replaces them wherever they occur: in a config, a manifest, an error message or a
   log line (:func:`masking_filter` is a loguru filter doing so).
 
@@ -77,8 +79,44 @@ def secret_values(raw: Any, env: Mapping[str, str] | None = None) -> frozenset[s
     environ: Mapping[str, str] = os.environ if env is None else env
     found: set[str] = set()
     _collect(raw, "", environ, found)
+    notify = raw.get("notify") if isinstance(raw, dict) else None
+    urls = notify.get("urls") if isinstance(notify, dict) else None
+    for url in urls if isinstance(urls, list) else []:
+        found.update(url_secrets(str(url)))
     found.update(v for k, v in environ.items() if looks_secret(k))
     return frozenset(v for v in found if len(v.strip()) >= MIN_SECRET_LENGTH)
+
+
+#: parts of a notification URL at least this long are masked on their own too
+MIN_URL_PART: Final = 8
+
+
+def url_secrets(url: str) -> set[str]:
+    """A notification URL and the parts of it that may be credentials (user, password, path
+    segments, query values of at least :data:`MIN_URL_PART` characters): apprise URLs carry
+    tokens in any of them (``tgram://BOT_TOKEN/CHAT``, ``json://user:pass@host/path?key=...``).
+    """
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    found = {url}
+    try:
+        parts = urlsplit(url)
+        candidates = [parts.username or "", parts.password or "",
+                      *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+    except ValueError:
+        return found
+    if "://" in url:  # apprise reads the "host" of tgram://TOKEN/... as a credential as well
+        candidates.append(url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1])
+    for part in candidates:
+        for text in (part, unquote(part)):
+            if len(text) >= MIN_URL_PART and not _is_address(text):
+                found.add(text)
+    return found
+
+
+def _is_address(text: str) -> bool:
+    """A loopback or numeric host[:port]: an address, not a credential."""
+    return bool(re.fullmatch(r"(localhost|[0-9.]+|\[[0-9a-fA-F:]+\])(:[0-9]+)?", text))
 
 
 def _collect(value: Any, key: str, env: Mapping[str, str], found: set[str]) -> None:

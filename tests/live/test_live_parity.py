@@ -101,3 +101,23 @@ def test_live_plans_the_backtests_orders(runs: tuple[Path, Path]) -> None:
                         .map(lambda d: (pd.Timestamp(d) - pd.Timedelta(days=1))
                              .strftime("%Y-%m-%d")))
     assert (gap.to_numpy() <= 2e-3 * at.to_numpy()).all(), (gap / at.to_numpy()).max()
+
+
+def test_live_round_trips_agree_with_the_backtest(runs: tuple[Path, Path]) -> None:
+    """One round-trip function for both: the same trips, win rate and profit factor, each
+    trip's P&L within the equity tolerance above (the live fills' base-asset fees and lot
+    rounding are what differs)."""
+    from papertrade.metrics import round_trips
+
+    backtest, live = (json.loads((f / "metrics.json").read_text()) for f in runs)
+    assert live["trades"] == backtest["trades"]
+    assert live["round_trips"] == backtest["round_trips"] >= 10
+    assert live["win_rate"] == backtest["win_rate"]
+    assert live["profit_factor"] == pytest.approx(backtest["profit_factor"], rel=2e-2)
+    trips = [round_trips(pd.read_csv(f / "trades.csv")) for f in runs]
+    assert trips[0][["symbol", "closed"]].values.tolist() == \
+        trips[1][["symbol", "closed"]].values.tolist()
+    equity = pd.read_csv(runs[0] / "equity.csv", index_col="date")["equity"]
+    at_close = equity.reindex(trips[0]["closed"].str[:10]).to_numpy()
+    assert ((trips[1]["pnl"] - trips[0]["pnl"]).abs().to_numpy() <= 5e-3 * at_close).all()
+    assert live["not_annualised"] is None and live["cagr"] is not None

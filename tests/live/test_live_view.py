@@ -32,7 +32,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _folder(runs: Path) -> Path:
-    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    (folder,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("_")]
     return folder
 
 

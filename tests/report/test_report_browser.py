@@ -22,7 +22,7 @@ import pytest
 from report_fixtures import FixtureRun
 
 from papertrade.report import write_report
-from papertrade.report.formatting import fmt_metric
+from papertrade.report.formatting import fmt_in
 from papertrade.runfolder import read_header, resolve_run
 from papertrade.runfolder.settings import read_settings, run_labels
 
@@ -109,10 +109,11 @@ def check_metrics_table(page: Any, metrics: dict[str, Any], quote: str) -> int:
     for name, values in metrics.get("benchmarks", {}).items():
         expected.update({f"benchmarks.{name}.{k}": v for k, v in values.items()})
     checked = 0
+    short = bool(metrics.get("not_annualised"))
     for key, value in expected.items():
         assert key in shown, f"{key} not shown"
         leaf = key.rsplit(".", 1)[-1]
-        assert shown[key] == fmt_metric(leaf, value, quote), key
+        assert shown[key] == fmt_in({leaf: value}, leaf, quote, short=short), key
         if isinstance(value, int | float) and not isinstance(value, bool):
             decimals = len(shown[key].split(".")[1].rstrip(" %USDT×d")) if "." in shown[key] else 0
             scale = 100 if shown[key].endswith("%") else 1
@@ -185,14 +186,54 @@ def test_live_emulator_report_while_its_writer_is_open(browser: Any,
 
 
 def test_real_live_emulator_run_report(browser: Any, real_live_run: Path) -> None:
-    """A live run the loop really wrote (emulator mode) renders like a backtest."""
+    """The report a live run wrote itself (emulator mode) renders like a backtest's."""
     metrics = json.loads((real_live_run / "metrics.json").read_text())
-    assert metrics["trades"] > 5
-    loaded = open_report(browser, write_report(real_live_run))
+    assert metrics["trades"] > 5 and metrics["round_trips"] > 0
+    loaded = open_report(browser, real_live_run / "report.html")
     check_charts(loaded, CHART_KEYS)
     assert check_metrics_table(loaded.page, metrics, "USDT") >= 20
     check_equity_series(loaded.page, metrics)
     assert loaded.page.inner_text(".facts .status") == "finished"
+    assert loaded.page.inner_text("#live-state") == "stopped: reached --until 2021-01-15"
+    assert loaded.page.inner_text("#last-decision") == "2021-01-16T00:00:00Z"
+    # 75 days: nothing annualised, and the page says so
+    assert loaded.page.inner_text("#metrics tr[data-key='cagr'] td") == "too short to annualise"
+
+
+def test_a_live_report_written_mid_run_renders(browser: Any, tmp_path_factory: Any) -> None:
+    """The report as it stands after a decision of a running live run (read twice: after
+    the 4th decision, the first holding a position, and after the 5th) draws every chart and
+    shows the run as running and its latest decision."""
+    import datetime as dt
+
+    from papertrade.config import load_config
+    from papertrade.live import events as ev
+    from papertrade.live.session import run_live
+    from papertrade.runner import build_strategy
+
+    runs = tmp_path_factory.mktemp("mid-run")
+    config = Path(__file__).resolve().parents[2] / "configs" / "rut_breakout_rotation.yaml"
+    loaded = load_config(config, [f"runs_dir={runs}", "broker.mode=emulator",
+                                  "broker.emulator.start=2020-11-10",
+                                  "live.decision_delay_seconds=0"])
+    bus = ev.EventBus()
+    shown: list[tuple[str, str, list[str]]] = []
+    decisions: list[str] = []
+
+    def read(event: ev.LiveEvent) -> None:
+        if isinstance(event, ev.Decision):
+            decisions.append(event.time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if isinstance(event, ev.Decision) and len(decisions) in (5, 6):
+            folder = next(p for p in runs.iterdir() if not p.name.startswith("_"))
+            page = open_report(browser, folder / "report.html")
+            check_charts(page, CHART_KEYS)
+            shown.append((page.page.inner_text("#live-state"),
+                          page.page.inner_text("#last-decision"), page.errors))
+            page.page.context.close()
+
+    bus.subscribe(read)
+    run_live(loaded, build_strategy(loaded), until=dt.date(2020, 11, 15), bus=bus)
+    assert shown == [("running", decisions[3], []), ("running", decisions[4], [])]
 
 
 def test_old_and_crashed_runs_render_with_notes(browser: Any, runs_copy: Path) -> None:
