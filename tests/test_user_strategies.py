@@ -149,7 +149,8 @@ def test_an_edited_strategy_file_gets_another_run_hash(
         assert run_cli(["backtest", str(cfg), "--no-report"], capsys, limit=120).code == 0
         (folder,) = set(runs.iterdir()) - before
         code = json.loads((folder / "manifest.json").read_text())["strategy_code"]
-        return folder.name.rsplit("-", 1)[-1], code
+        # the hash, without the "-2" a second run in the same second appends
+        return folder.name.split("-backtest-", 1)[1].split("-")[0], code
 
     first, code = backtest()
     assert code["origin"].endswith("crossing.py") and len(code["sha256"]) == 64
