@@ -149,6 +149,7 @@ def _mount() -> None:
     many times in one, as the tests do)."""
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
+    from papertrade.research.sweep_cli import sweep
     from papertrade.strategy_cli import app as strategies_app
 
     if any(group.typer_instance is runs_app for group in app.registered_groups):
@@ -157,6 +158,7 @@ def _mount() -> None:
     app.add_typer(runs_app, name="runs", help="List, show, compare and report runs.")
     app.add_typer(strategies_app, name="strategies",
                   help="List the strategies and show their parameters.")
+    app.command(name="sweep")(sweep)
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -89,9 +89,15 @@ def show(
     """Metrics, benchmarks, positions, latest decisions and why, trades, errors of one run."""
     from papertrade.report.details import collect
     from papertrade.report.terminal import render_show
-    from papertrade.runfolder import resolve_run
+    from papertrade.runfolder import read_header, resolve_run
 
     path = resolve_run(run, runs_dir)
+    if read_header(path).mode == "sweep":  # grid, best rows and their replays, statistics
+        from papertrade.report.sweep_terminal import sweep_lines
+
+        for line in sweep_lines(path, top=max(trades, 1)):
+            typer.echo(line)
+        return
     render_show(collect(path, decisions=decisions, trades=trades), _console())
 
 

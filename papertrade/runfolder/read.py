@@ -30,6 +30,8 @@ from papertrade.runfolder.layout import (
     MAX_CSV_BYTES,
     METRICS,
     START_FILES,
+    SWEEP_END_FILES,
+    SWEEP_START_FILES,
 )
 from papertrade.runfolder.process import pid_alive
 from papertrade.util.text import one_line
@@ -96,8 +98,8 @@ class RunHeader:
 
     @property
     def is_live(self) -> bool:
-        """Any mode but ``backtest``."""
-        return self.mode not in ("backtest", "")
+        """Any mode but ``backtest`` and ``sweep``."""
+        return self.mode not in ("backtest", "sweep", "")
 
 
 def _name_part(name: str, index: int) -> str:
@@ -202,12 +204,15 @@ def missing_files(header: RunHeader) -> list[str]:
         present = set(os.listdir(header.path))
     except OSError:
         return notes
-    for name in (*START_FILES, *END_FILES):
+    sweep = header.mode == "sweep"
+    start_files, end_files = (SWEEP_START_FILES, SWEEP_END_FILES) if sweep else (START_FILES,
+                                                                                 END_FILES)
+    for name in (*start_files, *end_files):
         if name in present:
             continue
-        if name in END_FILES and header.status == "running":
+        if name in end_files and header.status == "running":
             why = "not written yet: the run is still running"
-        elif header.status in ("crashed", "failed") and name in END_FILES:
+        elif header.status in ("crashed", "failed") and name in end_files:
             why = f"the run {header.status} before writing it"
         elif header.status == "broken":
             why = "the folder is broken"
