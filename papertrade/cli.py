@@ -178,7 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging(verbose)
     _mount()
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            # typer turns Ctrl-C into Exit(130) and, not standalone, returns the code
+            if code == 130:
+                typer.echo("interrupted", err=True)
+            raise SystemExit(code)
     except PapertradeError as exc:
         if verbose:
             import traceback
