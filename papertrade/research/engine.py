@@ -30,9 +30,17 @@ DEFAULT_ENGINE: Final = "backtrader"
 class Result(Protocol):
     """One run's outputs, as a run folder holds them."""
 
-    equity: pd.Series  # equity.csv: index bar date, value equity
-    fills: pd.DataFrame  # trades.csv
-    metrics: dict[str, Any]  # metrics.json
+    @property
+    def equity(self) -> pd.Series:
+        """equity.csv: equity by bar date."""
+
+    @property
+    def fills(self) -> pd.DataFrame:
+        """trades.csv."""
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json."""
 
 
 class Engine(Protocol):

@@ -33,7 +33,7 @@ Item = tuple[int, int, dict[str, Any]]
 PLUGIN_PREFIX: Final = "papertrade-sweep-"
 
 
-class EnginePlugin(WorkerPlugin):  # type: ignore[misc]
+class EnginePlugin(WorkerPlugin):
     """Holds a worker's engines, one per window; the base window's is built at setup."""
 
     def __init__(self, spec: EngineSpec) -> None:

@@ -61,7 +61,8 @@ class Point:
 def split_values(text: str) -> list[str]:
     """Split on top-level commas (not inside brackets, braces or quotes)."""
     parts: list[str] = []
-    depth, quote, current = 0, "", []
+    depth, quote = 0, ""
+    current: list[str] = []
     for char in text:
         if quote:
             quote = "" if char == quote else quote

@@ -15,9 +15,8 @@ from loguru import logger
 
 from papertrade.metrics import equity_metrics
 from papertrade.research.results import RESULTS, number, read_rows, returns_matrix
-from papertrade.research.wf_run import OOS_EQUITY
 from papertrade.runfolder import write_json
-from papertrade.runfolder.layout import OVERFITTING
+from papertrade.runfolder.layout import OOS_EQUITY, OVERFITTING
 
 if TYPE_CHECKING:
     from papertrade.research.sweep import Prepared

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +55,8 @@ from papertrade.runfolder import (
     write_json,
 )
 from papertrade.runfolder.layout import GRID
+
+__all__ = ["GRID", "SweepSpec", "objective_better", "prepare", "run_sweep"]
 from papertrade.util.secrets import masking_filter, secret_values
 from papertrade.util.text import did_you_mean
 
@@ -244,7 +246,7 @@ def _counts(folder: Path, prep: Prepared) -> dict[str, int]:
     return {"total": total, "done": len(done_keys(folder / RESULTS))}
 
 
-def _start_folder(folder: Path, prep: Prepared, resuming: bool, secrets: Sequence[str],
+def _start_folder(folder: Path, prep: Prepared, resuming: bool, secrets: Collection[str],
                   scheduler: str | None, workers: int | None) -> dict[str, Any]:
     spec = prep.spec
     if resuming:
@@ -330,7 +332,7 @@ def _execute(client: Any, folder: Path, prep: Prepared, show: bool) -> dict[str,
 
 
 def _finish(folder: Path, prep: Prepared, meta: dict[str, Any], counts: dict[str, int],
-            seconds: float, secrets: Sequence[str]) -> None:
+            seconds: float, secrets: Collection[str]) -> None:
     from papertrade.research.summary import write_summaries
 
     best = write_summaries(folder, prep)

@@ -41,12 +41,14 @@ def sweep(
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
     """Run CONFIG over a grid of parameters (in parallel, on Dask); write a sweep folder."""
-    from papertrade.cli import _date_option
+    import datetime as dt
+
     from papertrade.errors import ConfigError
     from papertrade.research.engine import DEFAULT_ENGINE
     from papertrade.research.grid import parse_axis
-    from papertrade.research.sweep import GRID, SweepSpec, run_sweep
+    from papertrade.research.sweep import SweepSpec, run_sweep
     from papertrade.runfolder import read_json
+    from papertrade.runfolder.layout import GRID
 
     if resume is not None:
         payload, problem = read_json(resume / GRID)
@@ -66,7 +68,12 @@ def sweep(
         if config is None:
             raise ConfigError("command line", "CONFIG", "missing", "pass a YAML run config")
         for name, value in (("--start", start), ("--end", end)):
-            _date_option(name, value)
+            try:
+                if value:
+                    dt.date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError("command line", name, f"'{str(value)[:40]}' is not a date",
+                                  "write YYYY-MM-DD") from None
         spec = SweepSpec(
             config=str(config), grid=[parse_axis(item) for item in grid or []],
             sets=list(overrides or []), samples=samples, seed=seed, objective=objective,

@@ -137,7 +137,7 @@ def test_scheduler_sweep_equals_local_and_survives_a_killed_worker(
         time.sleep(0.05)
     assert results is not None
     workers[0].kill()  # mid-sweep: its tasks are recomputed on the other worker
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert (sweep_folder(tmp_path) / "results.csv").read_bytes() == (
         reference / "results.csv").read_bytes()
