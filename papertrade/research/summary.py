@@ -14,6 +14,8 @@ import pandas as pd
 from loguru import logger
 
 from papertrade.metrics import equity_metrics
+from papertrade.research.matrix import OverfitInputError
+from papertrade.research.overfit import overfitting_summary
 from papertrade.research.results import RESULTS, number, read_rows, returns_matrix
 from papertrade.runfolder import write_json
 from papertrade.runfolder.layout import OOS_EQUITY, OVERFITTING
@@ -99,10 +101,9 @@ def write_overfitting(folder: Path, prep: Prepared) -> None:
     payload: dict[str, Any] = {"configs": len(configs), "periods": len(dates),
                                "periods_per_year": PERIODS_PER_YEAR,
                                "benchmark": getattr(prep.benchmark, "name", None)}
-    # TODO(overfit): branch `overfit` provides papertrade.research.overfit; once merged:
-    #   from papertrade.research.overfit import overfitting_summary
-    #   payload.update(overfitting_summary(returns.fillna(0.0), benchmark, PERIODS_PER_YEAR))
-    payload["status"] = "pending: papertrade.research.overfit is not merged yet"
-    del benchmark
+    try:
+        payload.update(overfitting_summary(returns.fillna(0.0), benchmark, PERIODS_PER_YEAR))
+    except OverfitInputError as exc:  # one config, or too few periods to split
+        payload["not_computed"] = str(exc)
     logger.info("overfitting statistics over {} configs x {} periods", len(configs), len(dates))
     write_json(folder / OVERFITTING, payload)
