@@ -128,8 +128,13 @@ def summary(
     invested_share: pd.Series,
     benchmarks: dict[str, pd.Series],
     periods_per_year: int = 365,
+    benchmark_stats: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds (see docs/run-folder.md)."""
+    """Everything ``metrics.json`` holds (see docs/run-folder.md).
+
+    ``benchmark_stats``: :func:`benchmark_metrics` of ``benchmarks``, when the caller already
+    has them (a sweep runs many configs over the same window).
+    """
     stats: dict[str, Any] = {
         "start": pd.Timestamp(equity.index[0]).strftime("%Y-%m-%d") if len(equity) else None,
         "end": pd.Timestamp(equity.index[-1]).strftime("%Y-%m-%d") if len(equity) else None,
@@ -143,9 +148,16 @@ def summary(
     mean_equity = float(equity.mean()) if len(equity) else math.nan
     stats.update(trades)
     stats["turnover"] = _finite(trades["traded_notional"] / mean_equity) if len(equity) else None
-    stats["benchmarks"] = {
+    stats["benchmarks"] = (benchmark_stats if benchmark_stats is not None
+                           else benchmark_metrics(benchmarks, periods_per_year))
+    return stats
+
+
+def benchmark_metrics(benchmarks: dict[str, pd.Series], periods_per_year: int = 365
+                      ) -> dict[str, dict[str, Any]]:
+    """Return, CAGR and max drawdown of each benchmark curve (``metrics.json``'s benchmarks)."""
+    return {
         name: {k: equity_metrics(curve, periods_per_year)[k]
                for k in ("total_return", "cagr", "max_drawdown")}
         for name, curve in benchmarks.items()
     }
-    return stats

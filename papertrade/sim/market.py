@@ -1,0 +1,59 @@
+"""The market as the simulator executes on it: plain arrays on the traded clock, built once.
+
+Row ``k`` is the ``k``-th decision time of the history's clock (the close of the bars dated
+``labels[k]``). For each traded symbol: the open of its bar at that row (NaN when it has no bar
+there: no order can fill), and the close the portfolio is marked at (the latest close so far, as
+backtrader shows a feed that has no bar at the current time; NaN before its first bar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from papertrade.data.history import MarketHistory
+
+
+@dataclass(frozen=True)
+class MarketArrays:
+    """Opens and marking closes of the traded symbols on the clock (see the module doc)."""
+
+    symbols: tuple[str, ...]
+    clock: pd.DatetimeIndex
+    labels: pd.DatetimeIndex
+    dates: tuple[str, ...]  # labels as YYYY-MM-DD
+    opens: np.ndarray  # (rows, symbols), NaN where no bar closes at that row
+    marks: np.ndarray  # (rows, symbols), the latest close so far, NaN before the first bar
+    fill_times: tuple[str, ...]  # the journal's time of a fill at each row's open
+
+    @classmethod
+    def build(cls, history: MarketHistory, symbols: Sequence[str]) -> MarketArrays:
+        """The arrays of ``symbols`` over ``history``'s clock. A symbol without a bar inside
+        the window has no feed in the backtest: it never trades and is never marked."""
+        clock = history.clock
+        labels = history.labels()
+        opens = np.full((len(clock), len(symbols)), np.nan)
+        closes = np.full((len(clock), len(symbols)), np.nan)
+        if len(clock):
+            first, last = labels[0], labels[-1]
+            for i, symbol in enumerate(symbols):
+                native = history.native(symbol)
+                dates = pd.DatetimeIndex(native["date"])
+                window = native[(dates >= first) & (dates <= last)]
+                if not len(window):
+                    continue
+                opens[:, i] = window["open"].reindex(clock).to_numpy(dtype=float)
+                closes[:, i] = window["close"].reindex(clock).to_numpy(dtype=float)
+        marks = pd.DataFrame(closes).ffill().to_numpy()
+        dates_iso = tuple(labels.strftime("%Y-%m-%d"))
+        return cls(symbols=tuple(symbols), clock=clock, labels=labels, dates=dates_iso,
+                   opens=opens, marks=marks,
+                   fill_times=tuple(f"{d}T00:00:00Z" for d in dates_iso))
+
+    @property
+    def rows(self) -> int:
+        """Decision times on the clock."""
+        return len(self.clock)
