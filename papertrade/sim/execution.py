@@ -84,6 +84,7 @@ class _Run:
         self.tag = run_tag
         self.cash = float(run.broker.cash)
         self.qty = np.zeros(len(market.symbols))
+        self.cost = np.zeros(len(market.symbols))  # average entry price (backtrader's)
         self.catching_up = False
         self.flattened = False
         self.out = Execution(equity=np.empty(market.rows), cash=np.empty(market.rows))
@@ -228,16 +229,23 @@ class _Run:
             price = self.fills_model.fill_price(intent.side, intent.ref_price)
             fee = abs(qty) * fee_rate * price  # backtrader's percentage commission
             i = index[intent.symbol]
+            # backtrader's own arithmetic (BackBroker._execute, Position.update), operation by
+            # operation: a dust order is a difference of large numbers, so the last bits count
+            held, cost = float(self.qty[i]), float(self.cost[i])
             if intent.side == "sell":
-                self.cash += qty * price - fee
-                self.qty[i] += -qty
+                self.cash += abs(qty) * cost + qty * (price - cost)
+                self.cash -= fee
+                self.qty[i] = held - qty
+                if not self.qty[i]:
+                    self.cost[i] = 0.0
             else:
-                if self.cash - qty * price - fee < 0.0:  # backtrader: margin, not executed
+                if self.cash - abs(qty) * price - fee < 0.0:  # margin: not executed
                     self.out.rejected += 1
                     continue
-                self.cash -= qty * price
+                self.cash -= abs(qty) * price
                 self.cash -= fee
-                self.qty[i] += qty
+                self.qty[i] = held + qty
+                self.cost[i] = price if not held else (cost * held + qty * price) / self.qty[i]
             self._fill_days.append((pd.Timestamp(when), qty * price))
             self.out.fills.append((when, m.dates[k], intent.symbol, intent.side, qty, price,
                                    qty * price, fee, self.quote, coid))
