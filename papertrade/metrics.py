@@ -27,6 +27,26 @@ def max_drawdown_duration_days(equity: pd.Series) -> int:
     """Longest stretch, in calendar days, from a peak until equity regains it (or the end)."""
     if equity.empty:
         return 0
+    values = equity.to_numpy(dtype=float)
+    if np.isnan(values).any():
+        return _drawdown_days_loop(equity)
+    times = pd.DatetimeIndex(equity.index)
+    # a bar regains the peak when it is at least the highest value before it
+    before = np.maximum.accumulate(values)[:-1]
+    at_peak = np.flatnonzero(np.concatenate(([True], values[1:] >= before)))
+    stamps = times.asi8
+    gaps = np.diff(at_peak) > 1  # bars under water between two peaks
+    spans = (stamps[at_peak[1:]] - stamps[at_peak[:-1]])[gaps]
+    if at_peak[-1] != len(values) - 1:
+        spans = np.append(spans, stamps[-1] - stamps[at_peak[-1]])
+    if not len(spans):
+        return 0
+    longest = pd.Timedelta(int(spans.max()), unit=times.unit)
+    return int(longest / pd.Timedelta(days=1))
+
+
+def _drawdown_days_loop(equity: pd.Series) -> int:
+    """:func:`max_drawdown_duration_days` bar by bar (a curve with gaps)."""
     peak, peak_time = equity.iloc[0], pd.Timestamp(equity.index[0])
     longest, under = pd.Timedelta(0), False
     for time, value in equity.items():
@@ -76,17 +96,25 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     not a round trip.
     """
     trips: list[dict[str, Any]] = []
-    for symbol, group in fills.groupby("symbol", sort=True):
+    # plain lists, not DataFrame rows: this runs once per config of a sweep
+    symbols = fills["symbol"].tolist()
+    sides, qtys = fills["side"].tolist(), fills["qty"].tolist()
+    prices, fees = fills["price"].tolist(), fills["fee"].tolist()
+    times = fills["time"].tolist() if "time" in fills.columns else [None] * len(symbols)
+    rows: dict[Any, list[int]] = {}
+    for i, symbol in enumerate(symbols):
+        rows.setdefault(symbol, []).append(i)
+    for symbol in sorted(rows):
         held, pnl, is_open, opened = 0.0, 0.0, False, None
-        for row in group.itertuples(index=False):
-            signed = row.qty if row.side == "buy" else -row.qty
+        for i in rows[symbol]:
+            signed = qtys[i] if sides[i] == "buy" else -qtys[i]
             if not is_open and signed > 0:
-                is_open, opened, pnl = True, getattr(row, "time", None), 0.0
-            pnl += -signed * row.price - row.fee
+                is_open, opened, pnl = True, times[i], 0.0
+            pnl += -signed * prices[i] - fees[i]
             held += signed
             if is_open and held <= 1e-9 * max(1.0, abs(signed)):
-                trips.append({"symbol": symbol, "opened": opened,
-                              "closed": getattr(row, "time", None), "pnl": pnl})
+                trips.append({"symbol": symbol, "opened": opened, "closed": times[i],
+                              "pnl": pnl})
                 held, is_open = 0.0, False
     return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
 

@@ -17,6 +17,7 @@ live executor sends each planned order exactly once. Nothing here knows which mo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,7 +102,7 @@ def base_asset(symbol: str) -> str:
     return symbol.split("/")[0]
 
 
-def client_order_id(run_tag: str, time: pd.Timestamp, symbol: str, leg: int) -> str:
+def client_order_id(run_tag: str, time: dt.datetime, symbol: str, leg: int) -> str:
     """Deterministic: run, decision time, base asset, leg (Binance allows 36 characters)."""
     return f"pt{run_tag}{time:%y%m%d%H%M}{base_asset(symbol)[:6]}{leg}"[:36]
 

@@ -88,7 +88,7 @@ class _Run:
         self.catching_up = False
         self.flattened = False
         self.out = Execution(equity=np.empty(market.rows), cash=np.empty(market.rows))
-        self._fill_days: list[tuple[pd.Timestamp, float]] = []  # (fill day, notional)
+        self._fill_days: list[tuple[int, float]] = []  # (fill time ns, notional)
 
     # ------------------------------------------------------------------ marking
 
@@ -202,7 +202,7 @@ class _Run:
     def fill(self, pending: _Pending) -> None:
         """Plan ``pending`` at the next row's open (Trader.plan) and fill it."""
         m, k = self.m, pending.row + 1
-        time = pd.Timestamp(m.clock[pending.row])
+        time = m.decided[pending.row]
         opens = {s: float(p) for s, p in zip(m.symbols, m.opens[k], strict=True)
                  if not np.isnan(p)}
         positions = self._positions()
@@ -214,7 +214,8 @@ class _Run:
         if not pending.flatten:
             equity = self.cash + sum(q * opens[s] for s, q in positions.items() if s in opens)
             intents, notes = self.risk.apply(intents, cash=self.cash, equity=equity,
-                                             traded_today=self._traded_since(time.floor("D")),
+                                             traded_today=self._traded_since(
+                                                 int(m.day_ns[pending.row])),
                                              fills=self.fills_model)
             self.catching_up = bool(notes)
             self.out.rail_cuts += len(notes)
@@ -246,11 +247,12 @@ class _Run:
                 self.cash -= fee
                 self.qty[i] = held + qty
                 self.cost[i] = price if not held else (cost * held + qty * price) / self.qty[i]
-            self._fill_days.append((pd.Timestamp(when), qty * price))
+            self._fill_days.append((int(m.fill_ns[k]), qty * price))
             self.out.fills.append((when, m.dates[k], intent.symbol, intent.side, qty, price,
                                    qty * price, fee, self.quote, coid))
 
-    def _traded_since(self, day: pd.Timestamp) -> float:
+    def _traded_since(self, day: int) -> float:
+        """Quote notional filled since ``day`` (ns): the kernel's ``traded_today``."""
         total = 0.0
         for when, notional in reversed(self._fill_days):
             if when < day:

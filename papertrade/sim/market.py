@@ -8,6 +8,7 @@ backtrader shows a feed that has no bar at the current time; NaN before its firs
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ class MarketArrays:
     opens: np.ndarray  # (rows, symbols), NaN where no bar closes at that row
     marks: np.ndarray  # (rows, symbols), the latest close so far, NaN before the first bar
     fill_times: tuple[str, ...]  # the journal's time of a fill at each row's open
+    decided: tuple[dt.datetime, ...]  # each decision time, for order ids
+    fill_ns: np.ndarray  # int64 ns of each row's fill time
+    day_ns: np.ndarray  # int64 ns of the UTC day each decision time falls in
 
     @classmethod
     def build(cls, history: MarketHistory, symbols: Sequence[str]) -> MarketArrays:
@@ -51,7 +55,10 @@ class MarketArrays:
         dates_iso = tuple(labels.strftime("%Y-%m-%d"))
         return cls(symbols=tuple(symbols), clock=clock, labels=labels, dates=dates_iso,
                    opens=opens, marks=marks,
-                   fill_times=tuple(f"{d}T00:00:00Z" for d in dates_iso))
+                   fill_times=tuple(f"{d}T00:00:00Z" for d in dates_iso),
+                   decided=tuple(clock.to_pydatetime()),
+                   fill_ns=labels.as_unit("ns").asi8.copy(),
+                   day_ns=clock.floor("D").tz_localize(None).as_unit("ns").asi8.copy())
 
     @property
     def rows(self) -> int:

@@ -98,6 +98,7 @@ class Simulator:
         self.start, self.end = start, end
         self.strategy_paths = tuple(Path(p) for p in strategy_paths)
         self._strategies: _Lru[str, Strategy] = _Lru(512)
+        self._data_keys: _Lru[int, tuple[Strategy, str]] = _Lru(512)
         self._data: _Lru[str, _Data] = _Lru(4)
         self._markets: _Lru[str, MarketArrays] = _Lru(8)
         self._decisions: _Lru[str, DecisionArrays] = _Lru(256)
@@ -151,9 +152,13 @@ class Simulator:
     # ------------------------------------------------------------------ shared pieces
 
     def _data_key(self, loaded: LoadedConfig, strategy: Strategy) -> str:
-        symbols = [*strategy.symbol_keys().values(), *strategy.benchmark_symbols()]
-        return _key([loaded.run.data.model_dump(mode="json"), sorted(set(symbols)),
-                     strategy.traded_symbols()])
+        found = self._data_keys.get(id(strategy))
+        if found is None or found[0] is not strategy:
+            symbols = [*strategy.symbol_keys().values(), *strategy.benchmark_symbols()]
+            key = _key([loaded.run.data.model_dump(mode="json"), sorted(set(symbols)),
+                        strategy.traded_symbols()])
+            found = self._data_keys.put(id(strategy), (strategy, key))
+        return found[1]
 
     def _history(self, loaded: LoadedConfig, strategy: Strategy) -> _Data:
         key = self._data_key(loaded, strategy)
