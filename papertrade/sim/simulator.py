@@ -183,7 +183,7 @@ class Simulator:
         if found is not None:
             return found
         history = self._history(loaded, strategy).history
-        decided = checked_decide(strategy, history)
+        decided = checked_decide(strategy, history, targets=True)
         policy = strategy.rebalance
         scheduled = scheduled_days(history, policy)
         events = tuple(str(e) for e in decided.events)
