@@ -32,10 +32,11 @@ def build_strategy(loaded: LoadedConfig, strategy_paths: Sequence[Path] = ()) ->
                                 search=strategy_paths).from_raw(run.strategy.params, loaded.path)
     except ConfigError as exc:  # a name or value from the config may be kilobytes long
         raise capped(exc) from None
-    check_symbols(strategy.symbol_keys(), run.data, loaded.path)
+    keys = strategy.symbol_keys()
+    check_symbols(keys, run.data, loaded.path)
     quote = run.broker.quote
     traded = set(strategy.traded_symbols())  # once: a universe may list thousands of symbols
-    for key, symbol in strategy.symbol_keys().items():
+    for key, symbol in keys.items():
         if symbol in traded and symbol.split("/")[-1] != quote:
             raise ConfigError(
                 loaded.path, key, f"'{symbol}' is not quoted in broker.quote {quote}",

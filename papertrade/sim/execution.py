@@ -5,8 +5,7 @@ every bar, applies the rebalance policy to every decision and plans at the next 
 trades the holdings do not change, so this module finds the next decision that trades with array
 arithmetic over the rows since the last trade (equity, current weights, drift against the
 policy's :func:`~papertrade.rebalance.send_threshold`, the kill switch's
-:meth:`~papertrade.risk.KillDrawdown.observe_many`), confirms it with
-:func:`~papertrade.rebalance.should_send`, and plans it with
+:meth:`~papertrade.risk.KillDrawdown.observe_many`), and plans it with
 :func:`~papertrade.rebalance.plan_orders` and :meth:`~papertrade.risk.RiskEngine.apply`
 exactly as the kernel does. Fills follow backtrader's arithmetic: the open moved by the
 slippage, a fee on the filled notional, sells before buys, a buy the cash cannot pay rejected.
@@ -23,9 +22,7 @@ from papertrade.config_models import RunConfig
 from papertrade.rebalance import (
     EVENT_DRIFT,
     FillModel,
-    current_weights,
     plan_orders,
-    should_send,
 )
 from papertrade.risk import RiskEngine
 from papertrade.sim.market import MarketArrays
@@ -167,23 +164,12 @@ class _Run:
         return int(rows[sent[0]]) if len(sent) else None
 
     def _confirm(self, row: int) -> _Pending | None:
-        """The kernel's own decision at ``row`` (Trader.decide), or None when not sent."""
-        m, d = self.m, self.d
-        names = m.symbols
-        targets = {s: float(w) for s, w in zip(names, d.weights[row], strict=True)}
-        marks = {s: float(p) for s, p in zip(names, m.marks[row], strict=True)
-                 if not np.isnan(p)}
-        positions = self._positions()
-        event = d.events[row] or ("rail catch-up" if self.catching_up else "")
-        send, _ = should_send(targets, current_weights(self.cash, positions, marks),
-                              event=event, scheduled=bool(d.scheduled[row]), policy=d.policy)
-        if send and row >= m.rows - 1:  # not executable: no later bar in the data
-            return None
-        if not send:
-            if event == "rail catch-up":
-                self.catching_up = False
+        """Trader.decide at ``row``, which the drift test found to be sent; None when it
+        cannot be executed (no later bar in the data)."""
+        if row >= self.m.rows - 1:
             return None
         self.out.rebalances += 1
+        targets = {s: float(w) for s, w in zip(self.m.symbols, self.d.weights[row], strict=True)}
         return _Pending(row, targets, False)
 
     def _flatten_from(self, row: int) -> _Pending | None:

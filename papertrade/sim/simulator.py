@@ -12,6 +12,7 @@ its decisions with the trading kernel's functions (:mod:`papertrade.sim.executio
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
@@ -32,7 +33,7 @@ from papertrade.runfolder.write import run_digest
 from papertrade.sim.execution import DecisionArrays, execute
 from papertrade.sim.market import MarketArrays
 from papertrade.strategies import Strategy
-from papertrade.strategies.base import checked_decide, scheduled_days
+from papertrade.strategies.base import checked_decide, scheduled_labels
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -185,13 +186,18 @@ class Simulator:
         history = self._history(loaded, strategy).history
         decided = checked_decide(strategy, history, targets=True)
         policy = strategy.rebalance
-        scheduled = scheduled_days(history, policy)
-        events = tuple(str(e) for e in decided.events)
-        thresholds = np.array([
-            np.nan if (t := send_threshold(e, bool(s), policy)) is None else t
-            for e, s in zip(events, scheduled, strict=True)])
-        arrays = DecisionArrays(weights=decided.weights.to_numpy(dtype=float), events=events,
-                                scheduled=scheduled, thresholds=thresholds, policy=policy)
+        # scheduled_days(history, policy), on the labels the market arrays hold already
+        scheduled = scheduled_labels(self._market(loaded, strategy).labels, policy)
+        events = decided.events.to_numpy(dtype=object)
+        evented = events != ""
+        thresholds = np.full(len(events), np.nan)
+        for has_event, on_schedule in itertools.product((False, True), repeat=2):
+            threshold = send_threshold("event" if has_event else "", on_schedule, policy)
+            if threshold is not None:
+                thresholds[(evented == has_event) & (scheduled == on_schedule)] = threshold
+        arrays = DecisionArrays(weights=decided.weights.to_numpy(dtype=float),
+                                events=tuple(events.tolist()), scheduled=scheduled,
+                                thresholds=thresholds, policy=policy)
         return self._decisions.put(key, arrays)
 
     def _benchmark(self, loaded: LoadedConfig, strategy: Strategy, market: MarketArrays
