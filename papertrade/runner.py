@@ -36,6 +36,8 @@ from papertrade.strategies.base import Decisions, checked_decide, scheduled_days
 from papertrade.trader import AnyAmountVenue, Trader
 from papertrade.util.secrets import masking_filter, secret_values
 
+__all__ = ["RunResult", "build_strategy", "load_history", "run_backtest"]
+
 
 @dataclass(frozen=True)
 class RunResult:

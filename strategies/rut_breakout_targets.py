@@ -20,6 +20,7 @@ the scan's for random parameters.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -107,7 +108,7 @@ def _regime(strategy: RutBreakoutRotation, history: MarketHistory) -> _Regime:
     close_series = pd.Series(sig.close)
 
     def level_of() -> np.ndarray:
-        return prior_high(close_series, p.breakout.lookback).to_numpy()
+        return np.asarray(prior_high(close_series, p.breakout.lookback).to_numpy())
 
     level = memo(history, ("level", p.signal, p.breakout.lookback), level_of)
     dry = memo(history, ("drought", p.signal, p.breakout.lookback),
@@ -133,9 +134,9 @@ def _regime(strategy: RutBreakoutRotation, history: MarketHistory) -> _Regime:
             break
         enter = int(entry_at[found])
         starts.append(enter)
-        entry_time, entry_level = int(sig.moment_time[enter]), float(lvl[enter])
+        entered, entry_level = int(sig.moment_time[enter]), float(lvl[enter])
         exit_level = entry_level * (1 - below / 100) if below is not None else math.nan
-        leave = _first_failure(strategy, sig, close, mav, enter + 1, n, entry_time + hold,
+        leave = _first_failure(strategy, sig, close, mav, enter + 1, n, entered + hold,
                                exit_level)
         if leave < 0:
             break
@@ -196,7 +197,8 @@ def targets(strategy: RutBreakoutRotation, history: MarketHistory) -> Decisions:
     cols = strategy.traded_symbols()
 
     def closes_of() -> np.ndarray:
-        return history.closes(cols).to_numpy(dtype=float).reshape(len(clock), len(cols))
+        return np.asarray(history.closes(cols).to_numpy(dtype=float)).reshape(len(clock),
+                                                                           len(cols))
 
     closes = memo(history, ("closes", tuple(cols)), closes_of)
     btc, alt_closes = closes[:, 0], closes[:, 1:]
@@ -249,8 +251,8 @@ def _held_alts(strategy: RutBreakoutRotation, in_market: np.ndarray, resets: np.
 
     bounds = np.concatenate(([0], np.flatnonzero(resets), [n]))
     runs: list[tuple[int, int, tuple[int, ...] | None]] = []
-    any_missing = alt_missing.any(axis=1)
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    any_missing: np.ndarray = np.asarray(alt_missing.any(axis=1))
+    for lo, hi in itertools.pairwise(bounds.tolist()):
         if lo == hi:
             continue
         start = np.flatnonzero(can_rotate[lo:hi])
@@ -261,8 +263,9 @@ def _held_alts(strategy: RutBreakoutRotation, in_market: np.ndarray, resets: np.
         events[first] = events[first] or "rotate"
         held = top(first)
         run_start = first
-        candidates = np.flatnonzero(in_market[first + 1:hi]
-                                    & (scheduled[first + 1:hi] | any_missing[first + 1:hi]))
+        later = slice(first + 1, int(hi))
+        candidates = np.flatnonzero(np.asarray(in_market[later])
+                                    & (np.asarray(scheduled[later]) | any_missing[later]))
         for k in (first + 1 + candidates).tolist():
             if not scheduled[k] and not alt_missing[k, list(held)].any():
                 continue

@@ -93,7 +93,7 @@ class _Run:
         held = self.qty != 0
         if not held.any():
             return np.full(hi - lo, self.cash)
-        return self.cash + (self.qty[held] * self.m.marks[lo:hi, held]).sum(axis=1)
+        return np.asarray(self.cash + (self.qty[held] * self.m.marks[lo:hi, held]).sum(axis=1))
 
     def _record(self, lo: int, hi: int) -> None:
         self.out.equity[lo:hi] = self._equity(lo, hi)

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,9 +119,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def simulators() -> Iterator[dict[tuple[Path, dt.date | None, dt.date | None], Simulator]]:
+def simulators() -> dict[tuple[Path, dt.date | None, dt.date | None], Simulator]:
     """One simulator per config file and window, shared by the module's cases."""
-    yield {}
+    return {}
 
 
 def _simulate(case: Case, runs: Path, cache: dict[Any, Simulator]) -> SimResult:
