@@ -68,21 +68,26 @@ def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, 
         return {"total_return": None, "cagr": None, "volatility": None, "sharpe": None,
                 "sortino": None, "max_drawdown": None, "max_drawdown_duration_days": 0,
                 "calmar": None}
-    returns = equity.pct_change().dropna()
-    total = equity.iloc[-1] / equity.iloc[0] - 1.0
+    # on arrays: a sweep computes this once per config
+    values = equity.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = values[1:] / values[:-1] - 1.0
+    returns = returns[~np.isnan(returns)]
+    total = values[-1] / values[0] - 1.0
     years = (pd.Timestamp(equity.index[-1]) - pd.Timestamp(equity.index[0])) / pd.Timedelta(
         days=365.25)
-    cagr = (equity.iloc[-1] / equity.iloc[0]) ** (1 / years) - 1.0 if years > 0 else math.nan
-    std = returns.std(ddof=1)
-    downside = np.sqrt(np.mean(np.minimum(returns.to_numpy(), 0.0) ** 2))
+    cagr = (values[-1] / values[0]) ** (1 / years) - 1.0 if years > 0 else math.nan
+    std = float(np.std(returns, ddof=1)) if len(returns) > 1 else math.nan
+    mean = float(np.mean(returns)) if len(returns) else math.nan
+    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) if len(returns) else math.nan
     root = math.sqrt(periods_per_year)
-    mdd = drawdown(equity).min()
+    mdd = float(np.min(values / np.maximum.accumulate(values) - 1.0))
     return {
         "total_return": _finite(total),
         "cagr": _finite(cagr),
         "volatility": _finite(std * root),
-        "sharpe": _finite(returns.mean() / std * root) if std > 0 else None,
-        "sortino": _finite(returns.mean() / downside * root) if downside > 0 else None,
+        "sharpe": _finite(mean / std * root) if std > 0 else None,
+        "sortino": _finite(mean / downside * root) if downside > 0 else None,
         "max_drawdown": _finite(mdd),
         "max_drawdown_duration_days": max_drawdown_duration_days(equity),
         "calmar": _finite(cagr / abs(mdd)) if mdd < 0 else None,
@@ -95,6 +100,10 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     ``fills`` needs columns symbol, side, qty, price, fee. A position still open at the end is
     not a round trip.
     """
+    return pd.DataFrame(_trips(fills), columns=["symbol", "opened", "closed", "pnl"])
+
+
+def _trips(fills: pd.DataFrame) -> list[dict[str, Any]]:
     trips: list[dict[str, Any]] = []
     # plain lists, not DataFrame rows: this runs once per config of a sweep
     symbols = fills["symbol"].tolist()
@@ -116,7 +125,7 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
                 trips.append({"symbol": symbol, "opened": opened, "closed": times[i],
                               "pnl": pnl})
                 held, is_open = 0.0, False
-    return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
+    return trips
 
 
 def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
@@ -124,13 +133,13 @@ def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
     if fills.empty:
         return {"trades": 0, "round_trips": 0, "win_rate": None, "profit_factor": None,
                 "fees": 0.0, "traded_notional": 0.0}
-    trips = round_trips(fills)
-    wins = trips["pnl"][trips["pnl"] > 0].sum()
-    losses = -trips["pnl"][trips["pnl"] < 0].sum()
+    pnl = np.array([t["pnl"] for t in _trips(fills)], dtype=float)
+    wins = pnl[pnl > 0].sum()
+    losses = -pnl[pnl < 0].sum()
     return {
         "trades": len(fills),
-        "round_trips": len(trips),
-        "win_rate": _finite((trips["pnl"] > 0).mean()) if len(trips) else None,
+        "round_trips": len(pnl),
+        "win_rate": _finite((pnl > 0).mean()) if len(pnl) else None,
         "profit_factor": _finite(wins / losses) if losses > 0 else None,
         "fees": float(fills["fee"].sum()),
         "traded_notional": float((fills["qty"] * fills["price"]).sum()),

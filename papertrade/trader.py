@@ -104,7 +104,17 @@ def base_asset(symbol: str) -> str:
 
 def client_order_id(run_tag: str, time: dt.datetime, symbol: str, leg: int) -> str:
     """Deterministic: run, decision time, base asset, leg (Binance allows 36 characters)."""
-    return f"pt{run_tag}{time:%y%m%d%H%M}{base_asset(symbol)[:6]}{leg}"[:36]
+    return order_id(run_tag, order_stamp(time), symbol, leg)
+
+
+def order_stamp(time: dt.datetime) -> str:
+    """The decision time as a client order id writes it."""
+    return f"{time:%y%m%d%H%M}"
+
+
+def order_id(run_tag: str, stamp: str, symbol: str, leg: int) -> str:
+    """:func:`client_order_id` with the time already written by :func:`order_stamp`."""
+    return f"pt{run_tag}{stamp}{base_asset(symbol)[:6]}{leg}"[:36]
 
 
 @dataclass

@@ -27,7 +27,7 @@ from papertrade.rebalance import (
 from papertrade.risk import RiskEngine
 from papertrade.sim.market import MarketArrays
 from papertrade.strategies.base import RebalancePolicy
-from papertrade.trader import client_order_id
+from papertrade.trader import order_id
 
 FILL_COLUMNS = ["time", "date", "symbol", "side", "qty", "price", "notional", "fee",
                 "fee_currency", "client_order_id"]
@@ -44,6 +44,15 @@ class DecisionArrays:
     thresholds: np.ndarray  # send_threshold per row, NaN: never sent (without an event)
     policy: RebalancePolicy
 
+    @property
+    def candidates(self) -> np.ndarray:
+        """Rows that may be sent (a threshold), ascending."""
+        found = self.__dict__.get("_candidates")
+        if found is None:
+            found = np.flatnonzero(~np.isnan(self.thresholds))
+            object.__setattr__(self, "_candidates", found)
+        return found
+
 
 @dataclass
 class Execution:
@@ -59,7 +68,10 @@ class Execution:
 
     def fills_frame(self) -> pd.DataFrame:
         """The fills with ``trades.csv``'s columns."""
-        return pd.DataFrame(self.fills, columns=FILL_COLUMNS)
+        if not self.fills:
+            return pd.DataFrame(self.fills, columns=FILL_COLUMNS)
+        return pd.DataFrame(dict(zip(FILL_COLUMNS, map(list, zip(*self.fills, strict=True)),
+                                     strict=True)))
 
 
 @dataclass
@@ -134,10 +146,13 @@ class _Run:
 
     def _first_send(self, lo: int, hi: int, equity: np.ndarray) -> int | None:
         """First row in [lo, hi) whose drift exceeds its threshold (catch-up rows included)."""
-        thresholds = self.d.thresholds[lo:hi]
         if self.catching_up:
             thresholds = np.full(hi - lo, EVENT_DRIFT)
-        candidates = np.flatnonzero(~np.isnan(thresholds))
+            candidates = np.arange(hi - lo)
+        else:
+            every = self.d.candidates
+            rows = every[np.searchsorted(every, lo):np.searchsorted(every, hi)]
+            thresholds, candidates = self.d.thresholds[rows], rows - lo
         if not len(candidates):
             return None
         rows = lo + candidates
@@ -151,7 +166,7 @@ class _Run:
                 self.qty[held] * self.m.marks[rows][:, held] / np.where(positive, eq, 1)[:, None],
                 0.0)
         drift = np.abs(self.d.weights[rows] - weights).max(axis=1)
-        over = drift > thresholds[candidates]
+        over = drift > (thresholds if not self.catching_up else EVENT_DRIFT)
         if self.catching_up:  # a catch-up row without an event of its own at target ends it
             quiet = np.array([not self.d.events[r] for r in rows], dtype=bool)
             at_target = np.flatnonzero(~over & quiet)
@@ -188,9 +203,8 @@ class _Run:
     def fill(self, pending: _Pending) -> None:
         """Plan ``pending`` at the next row's open (Trader.plan) and fill it."""
         m, k = self.m, pending.row + 1
-        time = m.decided[pending.row]
-        opens = {s: float(p) for s, p in zip(m.symbols, m.opens[k], strict=True)
-                 if not np.isnan(p)}
+        stamp = m.stamps[pending.row]
+        opens = m.open_rows[k]
         positions = self._positions()
         rejected = {s for s in set(pending.targets) | set(positions)
                     if (pending.targets.get(s, 0.0) > 0 or positions.get(s, 0.0) > 0)
@@ -211,8 +225,7 @@ class _Run:
             qty = intent.qty
             if qty <= 0 or qty * intent.ref_price < 0:
                 continue
-            coid = client_order_id(self.tag, time, intent.symbol,
-                                   leg + (90 if pending.flatten else 0))
+            coid = order_id(self.tag, stamp, intent.symbol, leg + (90 if pending.flatten else 0))
             price = self.fills_model.fill_price(intent.side, intent.ref_price)
             fee = abs(qty) * fee_rate * price  # backtrader's percentage commission
             i = index[intent.symbol]

@@ -8,7 +8,6 @@ backtrader shows a feed that has no bar at the current time; NaN before its firs
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from papertrade.data.history import MarketHistory
+from papertrade.trader import order_stamp
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,11 @@ class MarketArrays:
     opens: np.ndarray  # (rows, symbols), NaN where no bar closes at that row
     marks: np.ndarray  # (rows, symbols), the latest close so far, NaN before the first bar
     fill_times: tuple[str, ...]  # the journal's time of a fill at each row's open
-    decided: tuple[dt.datetime, ...]  # each decision time, for order ids
+    stamps: tuple[str, ...]  # each decision time as order ids write it
+    rows: int  # decision times on the clock
     fill_ns: np.ndarray  # int64 ns of each row's fill time
     day_ns: np.ndarray  # int64 ns of the UTC day each decision time falls in
+    open_rows: tuple[dict[str, float], ...]  # per row, the opens of the symbols with a bar
 
     @classmethod
     def build(cls, history: MarketHistory, symbols: Sequence[str]) -> MarketArrays:
@@ -56,11 +58,10 @@ class MarketArrays:
         return cls(symbols=tuple(symbols), clock=clock, labels=labels, dates=dates_iso,
                    opens=opens, marks=marks,
                    fill_times=tuple(f"{d}T00:00:00Z" for d in dates_iso),
-                   decided=tuple(clock.to_pydatetime()),
+                   stamps=tuple(order_stamp(t) for t in clock.to_pydatetime()),
+                   rows=len(clock),
                    fill_ns=labels.as_unit("ns").asi8.copy(),
-                   day_ns=clock.floor("D").tz_localize(None).as_unit("ns").asi8.copy())
-
-    @property
-    def rows(self) -> int:
-        """Decision times on the clock."""
-        return len(self.clock)
+                   day_ns=clock.floor("D").tz_localize(None).as_unit("ns").asi8.copy(),
+                   open_rows=tuple(
+                       {s: p for s, p in zip(symbols, row, strict=True) if p == p}
+                       for row in opens.tolist()))
