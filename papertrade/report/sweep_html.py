@@ -6,7 +6,6 @@ bundle and offline rules as a run's report (:mod:`.html`); it reads the folder o
 from __future__ import annotations
 
 import itertools
-import json
 from html import escape
 from pathlib import Path
 from typing import Any, Final
@@ -172,13 +171,26 @@ def _num(text: Any) -> Any:
 
 
 def _overfitting(view: dict[str, Any]) -> str:
+    """The statistics' scalars (deflated Sharpe, PBO, SPA), section by section, and the
+    verdict in words; long arrays (the CSCV logits) stay in overfitting.json."""
     over = view["overfitting"]
     if not over:
         return '<p class="missing" id="overfitting-missing">no overfitting.json</p>'
-    rows = [f'<tr data-key="{escape(k)}"><th>{escape(k)}</th>'
-            f"<td>{escape(one_line(json.dumps(v) if isinstance(v, dict | list) else str(v)))}"
-            "</td></tr>" for k, v in over.items()]
-    return f'<table id="overfitting" class="kv">{"".join(rows)}</table>'
+    verdict = over.get("verdict")
+    rows = []
+    for key, value in over.items():
+        if key == "verdict":
+            continue
+        items = value.items() if isinstance(value, dict) else [("", value)]
+        for name, inner in items:
+            if isinstance(inner, dict | list):
+                continue
+            full = f"{key}.{name}" if name else key
+            shown = f"{inner:.4g}" if isinstance(inner, float) else str(inner)
+            rows.append(f'<tr data-key="{escape(full)}"><th>{escape(full)}</th>'
+                        f"<td>{escape(one_line(shown, 200))}</td></tr>")
+    text = f'<p id="verdict">{escape(str(verdict))}</p>' if verdict else ""
+    return f'{text}<table id="overfitting" class="kv">{"".join(rows)}</table>'
 
 
 def render_sweep_report(folder: Path, js_tag: str) -> str:
@@ -203,7 +215,9 @@ def render_sweep_report(folder: Path, js_tag: str) -> str:
         blocks.append(figure_block("heatmap", None, why))
     blocks.append(figure_block("distribution", distribution_figure(results, metrics)
                                if results is not None and metrics else None, why))
-    body = [f"<header><h1>{escape(h.name or h.run_id)} · sweep</h1>"
+    body = ["<style>#top td:last-child, #top th:last-child { text-align: left; font-size: 12px; }"
+            " #top code { white-space: pre-wrap; } #verdict { max-width: 60em; }</style>",
+            f"<header><h1>{escape(h.name or h.run_id)} · sweep</h1>"
             f"<p class='id'>{escape(h.run_id)}</p>{_facts(view)}</header>"]
     folds = _frame(folder / FOLDS) if (folder / FOLDS).exists() else None
     if folds is not None:

@@ -3,7 +3,8 @@
 ``backtrader`` runs the real backtest (:func:`papertrade.runner.run_backtest`) into a
 temporary runs folder and reads its ``equity.csv``, ``trades.csv`` and ``metrics.json`` back:
 slow (about a second per config), but it *is* the backtest, so any sweep row can be replayed
-and checked against it. The fast array simulator (``papertrade.sim``) has the same interface.
+and checked against it. ``sim`` (the default) is the fast array simulator (:mod:`papertrade.sim`,
+verified against backtrader), with the same interface.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from typing import Any, Final, Protocol
 
 import pandas as pd
 
-from papertrade.config import LoadedConfig
-from papertrade.research.grid import with_values
+from papertrade.config import LoadedConfig, override_config
 
-ENGINES: Final = ("backtrader",)
-DEFAULT_ENGINE: Final = "backtrader"
+ENGINES: Final = ("sim", "backtrader")
+DEFAULT_ENGINE: Final = "sim"
 
 
 class Result(Protocol):
@@ -85,7 +85,7 @@ class BacktraderEngine:
 
         scratch = Path(tempfile.mkdtemp(prefix="papertrade-sweep-"))
         try:
-            loaded = with_values(self.loaded, {**(overrides or {}), "runs_dir": str(scratch)})
+            loaded = override_config(self.loaded, {**(overrides or {}), "runs_dir": str(scratch)})
             result = run_backtest(loaded, start=self.start, end=self.end, report=False,
                                   strategy_paths=self.strategy_paths)
             return read_outputs(result.folder)
@@ -117,6 +117,10 @@ class EngineSpec:
         start = start or self.start
         end = end or self.end
         paths = [Path(p) for p in self.strategy_paths]
+        if self.kind == "sim":
+            from papertrade.sim import Simulator
+
+            return Simulator(self.loaded, start=start, end=end, strategy_paths=paths)
         if self.kind == "backtrader":
             return BacktraderEngine(self.loaded, start=start, end=end, strategy_paths=paths)
         raise ValueError(f"unknown engine {self.kind!r}")

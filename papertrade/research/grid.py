@@ -13,18 +13,16 @@ anything runs, so a bad one fails with the same one-line message and exit code 2
 from __future__ import annotations
 
 import itertools
-import json
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
-from papertrade.config import LoadedConfig, RunConfig, apply_overrides, capped, load_config
+from papertrade.config import LoadedConfig, load_config, override_config
 from papertrade.errors import ConfigError
 from papertrade.util.text import one_line
-from papertrade.util.validation import format_validation_error
 
 #: at most this many points in a range, and in a whole grid
 MAX_RANGE: Final = 100_000
@@ -203,22 +201,6 @@ def points(axes: Sequence[Axis], samples: int | None = None, seed: int = 0) -> l
     return out
 
 
-def with_values(loaded: LoadedConfig, values: Mapping[str, Any]) -> LoadedConfig:
-    """``loaded`` with parsed values set at their key paths, re-validated (not the strategy's
-    params: :func:`papertrade.runner.build_strategy` does that)."""
-    items = [f"{k}={json.dumps(v)}" for k, v in values.items()]
-    raw = apply_overrides(loaded.raw, items, loaded.path)
-    try:
-        run = RunConfig.model_validate(raw)
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            raise capped(format_validation_error(exc, loaded.path, RunConfig)) from None
-        raise
-    return LoadedConfig(path=loaded.path, raw=raw, run=run)
-
-
 def check_points(loaded: LoadedConfig, keys: Sequence[str], chosen: Sequence[Point],
                  strategy_paths: Sequence[Path] = ()) -> None:
     """Every combination validates (a strategy may refuse a pair of values that each pass)."""
@@ -226,7 +208,7 @@ def check_points(loaded: LoadedConfig, keys: Sequence[str], chosen: Sequence[Poi
 
     for point in chosen:
         try:
-            build_strategy(with_values(loaded, point.as_dict(keys)), strategy_paths)
+            build_strategy(override_config(loaded, point.as_dict(keys)), strategy_paths)
         except ConfigError as exc:
             shown = " ".join(point.sets(keys))
             raise ConfigError(exc.file, exc.key, f"{exc.problem} (grid point {shown})",

@@ -35,7 +35,7 @@ def sweep(
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", help="override a base key for every config")] = None,
     engine: Annotated[str | None, typer.Option(
-        help="backtrader (the real backtest, ~1 s a config) [default: the fastest]")] = None,
+        help="sim (the fast simulator) or backtrader (the real backtest, ~1 s a config)")] = None,
     strategy_path: Annotated[list[Path] | None, typer.Option(
         "--strategy-path", help="a folder whose .py files define strategies")] = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,

@@ -21,6 +21,7 @@ import pytest
 
 from papertrade.config import load_config
 from papertrade.research.engine import BacktraderEngine
+from papertrade.sim import Simulator
 from tests.conftest import FLAGSHIP
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = tmp_path_factory.mktemp("local")
     done = run(sweep_argv(runs, "--workers", "2"))
     assert "replay: papertrade backtest" in done.stdout
+    return sweep_folder(runs)
+
+
+@pytest.fixture(scope="module")
+def reference_bt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same grid through the real backtest (slow enough to interrupt or kill mid-way)."""
+    runs = tmp_path_factory.mktemp("local-bt")
+    run(sweep_argv(runs, "--workers", "2", "--engine", "backtrader"))
     return sweep_folder(runs)
 
 
@@ -110,22 +119,24 @@ def test_local_sweep_folder(reference: Path) -> None:
 
 
 def test_a_row_replays_through_the_backtest(reference: Path, tmp_path: Path) -> None:
-    """The printed replay command is a real backtest giving the row's figures."""
+    """A row of the fast simulator's sweep is the real backtest's figures (backtrader)."""
     results = pd.read_csv(reference / "results.csv")
     row = results.iloc[3]
     loaded = load_config(FLAGSHIP, [f"runs_dir={tmp_path}"])
     engine = BacktraderEngine(loaded, start=dt.date(2021, 1, 1), end=dt.date(2021, 4, 30))
     out = engine.run({"strategy.params.exit.ma_days": int(row["strategy.params.exit.ma_days"]),
                       "broker.fee_bps": int(row["broker.fee_bps"])})
-    assert out.metrics["end_equity"] == pytest.approx(row["end_equity"], rel=1e-12)
-    assert out.metrics["sharpe"] == pytest.approx(row["sharpe"], rel=1e-12)
+    assert out.metrics["end_equity"] == pytest.approx(row["end_equity"], rel=1e-9)
+    assert out.metrics["sharpe"] == pytest.approx(row["sharpe"], rel=1e-9)
+    assert out.metrics["trades"] == row["trades"]
 
 
 def test_scheduler_sweep_equals_local_and_survives_a_killed_worker(
-        reference: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]],
+        reference_bt: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]],
         tmp_path: Path) -> None:
     address, workers = dask_cluster
-    proc = subprocess.Popen(sweep_argv(tmp_path, "--scheduler", address),
+    proc = subprocess.Popen(sweep_argv(tmp_path, "--scheduler", address, "--engine",
+                                       "backtrader"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     results: Path | None = None
@@ -139,13 +150,21 @@ def test_scheduler_sweep_equals_local_and_survives_a_killed_worker(
     workers[0].kill()  # mid-sweep: its tasks are recomputed on the other worker
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
+    assert len(results.read_text().splitlines()) == 7
+    assert results.read_bytes() == (reference_bt / "results.csv").read_bytes()
+
+
+def test_scheduler_sweep_with_the_simulator_equals_local(
+        reference: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]],
+        tmp_path: Path) -> None:
+    run(sweep_argv(tmp_path, "--scheduler", dask_cluster[0]))
     assert (sweep_folder(tmp_path) / "results.csv").read_bytes() == (
         reference / "results.csv").read_bytes()
 
 
-def test_interrupted_then_resumed_sweep_equals_uninterrupted(reference: Path,
+def test_interrupted_then_resumed_sweep_equals_uninterrupted(reference_bt: Path,
                                                             tmp_path: Path) -> None:
-    proc = subprocess.Popen(sweep_argv(tmp_path, "--workers", "1"), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(sweep_argv(tmp_path, "--workers", "1", "--engine", "backtrader"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -165,12 +184,15 @@ def test_interrupted_then_resumed_sweep_equals_uninterrupted(reference: Path,
     done = run([str(BIN / "papertrade"), "sweep", "--resume", str(folder), "--no-progress",
                 "--workers", "1"])
     assert "already done" in (folder / "run.log").read_text()
-    assert (folder / "results.csv").read_bytes() == (reference / "results.csv").read_bytes()
+    assert (folder / "results.csv").read_bytes() == (
+        reference_bt / "results.csv").read_bytes()
     assert json.loads((folder / "manifest.json").read_text())["status"] == "finished"
     assert "replay:" in done.stdout
 
 
 def test_walk_forward_oos_replays_as_a_fixed_schedule(tmp_path: Path) -> None:
+    """The stitched out-of-sample curve is the chosen configs run one after the other through
+    the simulator, each fold starting flat with the capital the previous one ended with."""
     run([str(BIN / "papertrade"), "sweep", str(FLAGSHIP), "--start", "2020-10-01", "--end",
          "2021-06-30", "--grid", "strategy.params.exit.ma_days=20,100", "--walk-forward",
          "4m:2m", "--set", f"runs_dir={tmp_path}", "--no-progress", "--workers", "2"])
@@ -182,8 +204,8 @@ def test_walk_forward_oos_replays_as_a_fixed_schedule(tmp_path: Path) -> None:
     capital = float(loaded.run.broker.cash)
     replayed = []
     for fold in folds.itertuples():
-        engine = BacktraderEngine(loaded, start=dt.date.fromisoformat(fold.test_start),
-                                  end=dt.date.fromisoformat(fold.test_end))
+        engine = Simulator(loaded, start=dt.date.fromisoformat(fold.test_start),
+                           end=dt.date.fromisoformat(fold.test_end))
         key, _, value = fold.sets.partition("=")
         result = engine.run({key: int(value), "broker.cash": capital})
         replayed.append(result.equity)
