@@ -152,7 +152,7 @@ def _facts(view: dict[str, Any]) -> str:
 
 def _top_table(view: dict[str, Any]) -> str:
     keys = view["keys"]
-    head = ["#", "config", *(escape(k) for k in keys),
+    head = ["#", "config", *(f'<span title="{escape(k)}">{escape(_tail(k))}</span>' for k in keys),
             *(escape(label(m)) for m in SHOWN_METRICS), "replay"]
     rows = [[str(rank), escape(r["config"]), *(escape(r.get(k, "")) for k in keys),
              *(escape(fmt_metric(m, _num(r.get(m)))) for m in SHOWN_METRICS),
@@ -160,6 +160,11 @@ def _top_table(view: dict[str, Any]) -> str:
             for rank, r in enumerate(view["best"], 1)]
     return table("top", head, rows, f"the best {len(rows)} configs by {view['objective']}; "
                  "each replays through the backtest with its command")
+
+
+def _tail(key: str) -> str:
+    """The last two segments of a key path (the full path is the header's tooltip)."""
+    return ".".join(key.split(".")[-2:])
 
 
 def _num(text: Any) -> Any:
@@ -170,27 +175,65 @@ def _num(text: Any) -> Any:
     return int(value) if value.is_integer() and "." not in str(text) else value
 
 
+#: the figures of overfitting.json the page shows, per statistic (the rest stays in the file)
+OVERFIT_SHOWN: Final = {
+    "deflated_sharpe": ("sharpe_annual", "sr0_annual", "dsr", "n_trials", "n_effective",
+                        "dsr_effective"),
+    "pbo": ("pbo", "n_combinations", "degradation_slope", "prob_oos_loss"),
+    "spa": ("pvalue_consistent", "pvalue_lower", "pvalue_upper", "reps", "block_size"),
+}
+
+
 def _overfitting(view: dict[str, Any]) -> str:
-    """The statistics' scalars (deflated Sharpe, PBO, SPA), section by section, and the
-    verdict in words; long arrays (the CSCV logits) stay in overfitting.json."""
+    """The verdict in words and each statistic's main figures side by side; the full
+    dictionaries (and the CSCV logits) stay in overfitting.json."""
     over = view["overfitting"]
     if not over:
         return '<p class="missing" id="overfitting-missing">no overfitting.json</p>'
-    verdict = over.get("verdict")
-    rows = []
-    for key, value in over.items():
-        if key == "verdict":
+    verdict = over.get("verdict") or over.get("not_computed")
+    tables = []
+    for section, keys in OVERFIT_SHOWN.items():
+        values = over.get(section)
+        if not isinstance(values, dict):
             continue
-        items = value.items() if isinstance(value, dict) else [("", value)]
-        for name, inner in items:
-            if isinstance(inner, dict | list):
-                continue
-            full = f"{key}.{name}" if name else key
-            shown = f"{inner:.4g}" if isinstance(inner, float) else str(inner)
-            rows.append(f'<tr data-key="{escape(full)}"><th>{escape(full)}</th>'
-                        f"<td>{escape(one_line(shown, 200))}</td></tr>")
+        rows = "".join(
+            f'<tr data-key="{escape(section)}.{escape(k)}"><th>{escape(k)}</th>'
+            f"<td>{escape(_short(values[k]))}</td></tr>" for k in keys if k in values)
+        tables.append(f'<table class="kv"><caption>{escape(section)}</caption>{rows}</table>')
+    facts = ", ".join(f"{k} {over[k]}" for k in ("configs", "periods", "benchmark") if k in over)
     text = f'<p id="verdict">{escape(str(verdict))}</p>' if verdict else ""
-    return f'{text}<table id="overfitting" class="kv">{"".join(rows)}</table>'
+    return (f'{text}<p class="id">{escape(facts)}</p>'
+            f'<div id="overfitting" class="metrics">{"".join(tables)}</div>')
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _folds_table(folds: pd.DataFrame) -> str:
+    """folds.csv with each figure formatted as the run report formats it."""
+    money = ("start_equity", "end_equity")
+    head = [escape(c) for c in folds.columns]
+    rows = []
+    for record in folds.to_dict("records"):
+        cells = []
+        for column, value in record.items():
+            missing = value is None or (isinstance(value, float) and pd.isna(value))
+            if missing:
+                cells.append("")
+            elif column in money:
+                cells.append(escape(f"{value:,.2f}"))
+            elif column in ("fold", "config"):
+                cells.append(escape(str(int(value))))
+            elif column.startswith(("is_", "oos_")):
+                cells.append(escape(fmt_metric(column.split("_", 1)[1], _num(value))))
+            else:
+                cells.append(escape(str(value)))
+        rows.append(cells)
+    return ('<div style="overflow-x: auto">'
+            + table("folds", head, rows,
+                    "per fold: windows, the config chosen in-sample, IS and OOS metrics")
+            + "</div>")
 
 
 def render_sweep_report(folder: Path, js_tag: str) -> str:
@@ -216,25 +259,23 @@ def render_sweep_report(folder: Path, js_tag: str) -> str:
     blocks.append(figure_block("distribution", distribution_figure(results, metrics)
                                if results is not None and metrics else None, why))
     body = ["<style>#top td:last-child, #top th:last-child { text-align: left; font-size: 12px; }"
-            " #top code { white-space: pre-wrap; } #verdict { max-width: 60em; }</style>",
+            " #top code { white-space: pre-wrap; } #verdict { max-width: 60em; }"
+            " #folds { font-size: 12px; } #folds td:nth-child(7) { text-align: left; }</style>",
             f"<header><h1>{escape(h.name or h.run_id)} · sweep</h1>"
             f"<p class='id'>{escape(h.run_id)}</p>{_facts(view)}</header>"]
     folds = _frame(folder / FOLDS) if (folder / FOLDS).exists() else None
     if folds is not None:
         oos = _frame(folder / OOS_EQUITY)
-        fold_cols = [c for c in folds.columns]
-        rows = [[escape(str(v)) for v in r] for r in folds.astype(str).to_numpy().tolist()]
         body.append("<h2>Walk-forward: in-sample vs out-of-sample</h2>"
                     f"<section>{figure_block('folds', folds_figure(folds, view['objective']))}"
                     "</section><section>"
                     + figure_block("oos-equity", oos_figure(oos) if oos is not None else None,
                                    "no out-of-sample equity")
-                    + "</section>"
-                    + table("folds", [escape(c) for c in fold_cols], rows,
-                            "per fold: windows, the config chosen in-sample, IS and OOS metrics"))
+                    + "</section>" + _folds_table(folds))
     else:
         body.append(f"<h2>Best configs</h2>{_top_table(view)}")
-    body.append("<h2>Overfitting statistics</h2>" + _overfitting(view))
+    if folds is None:
+        body.append("<h2>Overfitting statistics</h2>" + _overfitting(view))
     body.append("<h2>Across the grid</h2>"
                 + "\n".join(f"<section>{b}</section>" for b in blocks))
     return page(f"{h.name or h.run_id} · sweep · {h.status}", js_tag, "".join(body), _footer())

@@ -50,7 +50,7 @@ def sweep_view(folder: Path, top: int = TOP) -> dict[str, Any]:
 def _fmt(text: Any) -> str:
     value = _float(text)
     if value is None:
-        return str(text or "")
+        return str(text or "n/a")
     return f"{value:.4g}" if not float(value).is_integer() else f"{int(value)}"
 
 
@@ -71,6 +71,11 @@ def sweep_lines(folder: Path, top: int = TOP) -> list[str]:
         lines.append(f"#{rank} config {row['config']}: {values} | {figures}")
         lines.append(f"    replay: {row['replay']}")
     for fold in view["folds"]:
+        if not fold.get("config"):
+            lines.append(f"fold {fold.get('fold')}: train {fold.get('train_start')}.."
+                         f"{fold.get('train_end')}: {fold.get('error') or 'no config chosen'}; "
+                         "the capital waits in cash")
+            continue
         lines.append(
             f"fold {fold.get('fold')}: train {fold.get('train_start')}..{fold.get('train_end')} "
             f"test {fold.get('test_start')}..{fold.get('test_end')} config {fold.get('config')} "
