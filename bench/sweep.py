@@ -12,6 +12,7 @@ and the ratio to running configs one by one through ``papertrade backtest`` (a s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -56,10 +57,8 @@ def timed(argv: list[str]) -> tuple[float, int, str]:
 
     def sample() -> None:
         while proc.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak[0] = max(peak[0], tree_rss(watched))
-            except psutil.Error:
-                pass
             time.sleep(0.1)
 
     thread = threading.Thread(target=sample, daemon=True)

@@ -56,7 +56,7 @@ def _console() -> Console:
 def list_runs(
     runs_dir: RunsDir = Path("runs"),
     mode: Annotated[str | None, typer.Option(
-        help="backtest, testnet, dry_run, emulator, or 'live' for all but backtest")] = None,
+        help="backtest, testnet, dry_run, emulator, sweep, or 'live' for the live modes")] = None,
     strategy: Annotated[str | None, typer.Option(
         help="strategy or config name contains this")] = None,
     since: Annotated[str | None, typer.Option(

@@ -75,3 +75,17 @@ def test_folds_roll_and_anchor() -> None:
     assert {f.train_start for f in anchored} == {dt.date(2020, 1, 1)}
     with pytest.raises(ConfigError):
         folds(dt.date(2020, 1, 1), dt.date(2020, 6, 1), "1y:6m")
+
+
+def test_samples_are_seeded_subsets_of_the_grid() -> None:
+    from papertrade.research.grid import Axis, points, size
+
+    axes = [Axis("a", ("1", "2", "3"), (1, 2, 3)), Axis("b", ("x", "y"), ("x", "y"))]
+    full = points(axes)
+    assert size(axes) == len(full) == 6
+    assert [p.values for p in full[:3]] == [(1, "x"), (1, "y"), (2, "x")]
+    drawn = points(axes, samples=4, seed=7)
+    assert drawn == points(axes, samples=4, seed=7)
+    assert len(drawn) == 4 and {p.index for p in drawn} < {p.index for p in full}
+    assert all(full[p.index] == p for p in drawn)
+    assert drawn[0].sets(["a", "b"]) == [f"a={drawn[0].texts[0]}", f"b={drawn[0].texts[1]}"]

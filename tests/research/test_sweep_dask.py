@@ -164,8 +164,9 @@ def test_scheduler_sweep_with_the_simulator_equals_local(
 
 def test_interrupted_then_resumed_sweep_equals_uninterrupted(reference_bt: Path,
                                                             tmp_path: Path) -> None:
-    proc = subprocess.Popen(sweep_argv(tmp_path, "--workers", "1", "--engine", "backtrader"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(sweep_argv(tmp_path, "--workers", "1", "--engine", "backtrader"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = [p for p in tmp_path.iterdir() if "-sweep-" in p.name]
