@@ -180,7 +180,13 @@ def _grid_json(prep: Prepared) -> dict[str, Any]:
         "folds": [{k: str(v) if isinstance(v, dt.date) else v for k, v in asdict(f).items()}
                   for f in prep.folds],
         "replay": replay_prefix(prep.spec),
+        "config_digest": config_digest(prep.loaded),
     }
+
+
+def config_digest(loaded: LoadedConfig) -> str:
+    """A digest of the resolved base config: a resume refuses a config changed since."""
+    return run_digest({"config": loaded.raw}, {})
 
 
 def replay_prefix(spec: SweepSpec) -> str:
@@ -205,6 +211,8 @@ def run_sweep(spec: SweepSpec, *, workers: int | None = None, scheduler: str | N
               resume: Path | None = None, progress: bool = True) -> Path:
     """Check, then run the sweep into a new folder (or finish ``resume``); returns it."""
     prep = prepare(spec)
+    if resume is not None:
+        _check_resume(resume, prep)
     with cluster(workers, scheduler) as client:
         if resume is None:
             digest = run_digest({"config": prep.loaded.raw, "sweep": asdict(spec)}, prep.origins)
@@ -235,6 +243,15 @@ def run_sweep(spec: SweepSpec, *, workers: int | None = None, scheduler: str | N
         seconds = time.monotonic() - started
         _finish(folder, prep, meta, counts, seconds, secrets)
     return folder
+
+
+def _check_resume(folder: Path, prep: Prepared) -> None:
+    grid, _ = read_json(folder / GRID)
+    stored = grid.get("config_digest") if isinstance(grid, dict) else None
+    if stored is not None and stored != config_digest(prep.loaded):
+        raise ConfigError(prep.spec.config, "", "changed since the sweep started (its resolved "
+                          "config differs from the one in the sweep folder)",
+                          "restore it, or start a new sweep instead of --resume")
 
 
 def _lead(prep: Prepared) -> list[str]:

@@ -89,3 +89,26 @@ def test_samples_are_seeded_subsets_of_the_grid() -> None:
     assert len(drawn) == 4 and {p.index for p in drawn} < {p.index for p in full}
     assert all(full[p.index] == p for p in drawn)
     assert drawn[0].sets(["a", "b"]) == [f"a={drawn[0].texts[0]}", f"b={drawn[0].texts[1]}"]
+
+
+def test_resume_refuses_a_changed_config(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    config = tmp_path / "flagship.yaml"
+    shutil.copy(FLAGSHIP, config)
+    command = [str(Path(sys.executable).parent / "papertrade"), "sweep"]
+    done = subprocess.run([*command, str(config), "--grid", "broker.fee_bps=5,10", "--start",
+                           "2021-01-01", "--end", "2021-02-28", "--set",
+                           f"runs_dir={tmp_path / 'runs'}", "--workers", "1", "--no-progress"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    config.write_text(config.read_text().replace("cash: 10000", "cash: 20000"))
+    again = subprocess.run([*command, "--resume", str(folder), "--no-progress"],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"error: {config}: changed since the sweep started (its resolved config differs from "
+        "the one in the sweep folder); restore it, or start a new sweep instead of --resume"]
