@@ -104,7 +104,7 @@ def test_resume_refuses_a_changed_config(tmp_path: Path) -> None:
                            f"runs_dir={tmp_path / 'runs'}", "--workers", "1", "--no-progress"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    (folder,) = (tmp_path / "runs").iterdir()
+    (folder,) = (tmp_path / "runs").glob("*-sweep-*")
     config.write_text(config.read_text().replace("cash: 10000", "cash: 20000"))
     again = subprocess.run([*command, "--resume", str(folder), "--no-progress"],
                            capture_output=True, text=True, timeout=120, check=False)
