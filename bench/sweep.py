@@ -48,17 +48,29 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def timed(argv: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS and stdout of one command."""
+def tree_cpu(proc: psutil.Process, seen: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) of ``proc`` and its descendants in ``seen``."""
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        seen[p.pid] = max(seen.get(p.pid, 0.0), times.user + times.system)
+
+
+def timed(argv: list[str]) -> tuple[float, int, str, float]:
+    """Wall seconds, peak tree RSS, stdout and CPU seconds of the tree of one command."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watched = psutil.Process(proc.pid)
     peak = [0]
+    cpu: dict[int, float] = {}
 
     def sample() -> None:
         while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
                 peak[0] = max(peak[0], tree_rss(watched))
+                tree_cpu(watched, cpu)
             time.sleep(0.1)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -67,19 +79,20 @@ def timed(argv: list[str]) -> tuple[float, int, str]:
     thread.join()
     if proc.returncode:
         raise SystemExit(f"{' '.join(argv)} failed: {err[-2000:]}")
-    return time.perf_counter() - started, peak[0], out
+    return time.perf_counter() - started, peak[0], out, sum(cpu.values())
 
 
 def sweep(runs: Path, workers: int, engine: str, extra: list[str]) -> dict[str, Any]:
     argv = [PAPERTRADE, "sweep", str(CONFIG), *GRID, "--workers", str(workers), "--engine",
             engine, "--set", f"runs_dir={runs}", "--no-progress", *extra]
-    wall, peak, _ = timed(argv)
+    wall, peak, _, cpu = timed(argv)
     (folder,) = sorted(runs.glob("*-sweep-*"))[-1:]
     manifest = json.loads((folder / "manifest.json").read_text())
     done = manifest["counts"]["done"]
     return {"workers": workers, "configs": done, "wall_s": wall,
             "configs_per_s": manifest["timings"]["configs_per_s"],
-            "configs_per_s_wall": done / wall, "peak_mb": peak / 2**20, "folder": str(folder)}
+            "configs_per_s_wall": done / wall, "peak_mb": peak / 2**20, "cpu_s": cpu,
+            "folder": str(folder)}
 
 
 def main() -> None:
@@ -88,6 +101,8 @@ def main() -> None:
     parser.add_argument("--skip-backtest", action="store_true")
     args = parser.parse_args()
     rows = []
+    print(f"load average before: {', '.join(f'{x:.1f}' for x in psutil.getloadavg())} "
+          f"on {psutil.cpu_count()} cores (other jobs slow every figure below)")
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
             rows.append(sweep(Path(tmp) / f"w{workers}", workers, args.engine, []))
@@ -96,13 +111,15 @@ def main() -> None:
             print(f"{row['configs']} configs on {row['workers']} worker(s): "
                   f"{row['configs_per_s']:.1f} configs/s (execution), "
                   f"{row['configs_per_s_wall']:.1f} configs/s (whole command, "
-                  f"{row['wall_s']:.1f} s), peak memory {row['peak_mb']:.0f} MB")
+                  f"{row['wall_s']:.1f} s), peak memory {row['peak_mb']:.0f} MB, "
+                  f"CPU {row['cpu_s']:.1f} s for the whole tree "
+                  f"({row['configs'] / row['cpu_s']:.1f} configs per CPU-second)")
         print(f"memory: {half['configs']} configs peak {half['peak_mb']:.0f} MB, "
               f"{rows[1]['configs']} configs peak {rows[1]['peak_mb']:.0f} MB (2 workers)")
         if not args.skip_backtest:
             seconds = []
             for sets in SAMPLE:
-                wall, _, _ = timed([PAPERTRADE, "backtest", str(CONFIG), "--no-report",
+                wall, _, _, _ = timed([PAPERTRADE, "backtest", str(CONFIG), "--no-report",
                                     "--set", f"runs_dir={tmp}/bt", *sets])
                 seconds.append(wall)
             per = sum(seconds) / len(seconds)
