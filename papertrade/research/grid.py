@@ -12,7 +12,6 @@ anything runs, so a bad one fails with the same one-line message and exit code 2
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -213,8 +212,3 @@ def check_points(loaded: LoadedConfig, keys: Sequence[str], chosen: Sequence[Poi
             shown = " ".join(point.sets(keys))
             raise ConfigError(exc.file, exc.key, f"{exc.problem} (grid point {shown})",
                               exc.fix) from None
-
-
-def product_of(axes: Sequence[Axis]) -> Iterator[tuple[Any, ...]]:
-    """All value tuples in grid order (for tests)."""
-    return itertools.product(*(a.values for a in axes))

@@ -283,6 +283,7 @@ def _start_folder(folder: Path, prep: Prepared, resuming: bool, secrets: Collect
         write_config(folder, prep.loaded.raw, secrets=secrets)
         write_json(folder / GRID, _grid_json(prep))
     meta["scheduler"] = scheduler or f"local ({workers or 'all'} workers)"
+    meta["counts"] = _counts(folder, prep)  # `runs show` counts results.csv's rows meanwhile
     write_json(folder / "manifest.json", meta)
     return meta
 
