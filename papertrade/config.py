@@ -72,9 +72,12 @@ __all__ = [
     "SymbolSource",
     "YFinanceSource",
     "apply_overrides",
+    "apply_values",
     "capped",
     "load_config",
+    "override_config",
     "read_yaml",
+    "validate_raw",
 ]
 
 # --------------------------------------------------------------------------- YAML loading
@@ -265,7 +268,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) ->
     old source had (``ticker``, ``path``, ...): the hint "set data.symbols.RUT to
     {source: bundled}" works when followed literally with ``--set``.
     """
-    result: dict[str, Any] = _deepcopy(raw)
+    values: list[tuple[str, Any]] = []
     for item in overrides:
         if "=" not in item:
             raise ConfigError(
@@ -273,16 +276,24 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) ->
             )
         key, _, text = item.partition("=")
         key = key.strip()
-        parts = key.split(".")
-        if not all(parts):
-            raise ConfigError(file, key, "empty key segment", "write e.g. strategy.params.x=1")
-        if len(parts) > MAX_DEPTH:
-            raise ConfigError(file, key, f"nested deeper than {MAX_DEPTH} levels",
-                              "override an existing key")
+        _check_key(key, file)
         try:
             value = _load_text(text, file, key) if text.strip() else ""
         except yaml.YAMLError:
             value = text
+        values.append((key, value))
+    return apply_values(raw, values, file)
+
+
+def apply_values(raw: dict[str, Any], values: Mapping[str, Any] | Iterable[tuple[str, Any]],
+                 file: str) -> dict[str, Any]:
+    """Apply overrides whose values are already parsed (``{"broker.fee_bps": 5}``): what
+    ``--set`` does after parsing each value, for callers that hold typed values (a sweep)."""
+    result: dict[str, Any] = _deepcopy(raw)
+    items = values.items() if isinstance(values, Mapping) else values
+    for key, value in items:
+        _check_key(key, file)
+        parts = key.split(".")
         node = result
         for part in parts[:-1]:
             child = node.get(part)
@@ -293,8 +304,17 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) ->
             node = child
         if parts[:2] == ["data", "symbols"] and len(parts) == 4 and parts[3] == "source":
             _drop_other_source_keys(node, value)
-        node[parts[-1]] = value
+        node[parts[-1]] = _deepcopy(value)
     return result
+
+
+def _check_key(key: str, file: str) -> None:
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(file, key, "empty key segment", "write e.g. strategy.params.x=1")
+    if len(parts) > MAX_DEPTH:
+        raise ConfigError(file, key, f"nested deeper than {MAX_DEPTH} levels",
+                          "override an existing key")
 
 
 def _source_fields() -> dict[str, set[str]]:
@@ -339,13 +359,31 @@ def load_config(
         raw = read_yaml(Path(path))
         raw = _interpolate(raw, file, "", os.environ if env is None else env)
         raw = apply_overrides(raw, overrides, file)
+    except ConfigError as exc:
+        raise capped(exc) from None
+    return validate_raw(raw, file)
+
+
+def override_config(loaded: LoadedConfig, values: Mapping[str, Any]) -> LoadedConfig:
+    """``loaded`` with ``values`` (key path -> parsed value) applied and validated exactly as
+    ``--set`` would be: the same one-line :class:`ConfigError` on a bad key or value."""
+    try:
+        raw = apply_values(loaded.raw, values, loaded.path)
+    except ConfigError as exc:
+        raise capped(exc) from None
+    return validate_raw(raw, loaded.path)
+
+
+def validate_raw(raw: dict[str, Any], file: str) -> LoadedConfig:
+    """Validate an interpolated, overridden raw config read from ``file``."""
+    try:
         _check_numbers(raw, file)
         refuse_masked(raw, file)
         try:
             run = RunConfig.model_validate(raw)
         except ValidationError as exc:
             raise format_validation_error(exc, file, RunConfig) from None
-        base = Path(path).resolve().parent
+        base = Path(file).resolve().parent
         _check_csv_paths(run, file, base)
     except ConfigError as exc:
         raise capped(exc) from None

@@ -27,6 +27,26 @@ def max_drawdown_duration_days(equity: pd.Series) -> int:
     """Longest stretch, in calendar days, from a peak until equity regains it (or the end)."""
     if equity.empty:
         return 0
+    values = equity.to_numpy(dtype=float)
+    if np.isnan(values).any():
+        return _drawdown_days_loop(equity)
+    times = pd.DatetimeIndex(equity.index)
+    # a bar regains the peak when it is at least the highest value before it
+    before = np.maximum.accumulate(values)[:-1]
+    at_peak = np.flatnonzero(np.concatenate(([True], values[1:] >= before)))
+    stamps = times.asi8
+    gaps = np.diff(at_peak) > 1  # bars under water between two peaks
+    spans = (stamps[at_peak[1:]] - stamps[at_peak[:-1]])[gaps]
+    if at_peak[-1] != len(values) - 1:
+        spans = np.append(spans, stamps[-1] - stamps[at_peak[-1]])
+    if not len(spans):
+        return 0
+    longest = pd.Timedelta(int(spans.max()), unit=times.unit)
+    return int(longest / pd.Timedelta(days=1))
+
+
+def _drawdown_days_loop(equity: pd.Series) -> int:
+    """:func:`max_drawdown_duration_days` bar by bar (a curve with gaps)."""
     peak, peak_time = equity.iloc[0], pd.Timestamp(equity.index[0])
     longest, under = pd.Timedelta(0), False
     for time, value in equity.items():
@@ -48,21 +68,26 @@ def equity_metrics(equity: pd.Series, periods_per_year: int = 365) -> dict[str, 
         return {"total_return": None, "cagr": None, "volatility": None, "sharpe": None,
                 "sortino": None, "max_drawdown": None, "max_drawdown_duration_days": 0,
                 "calmar": None}
-    returns = equity.pct_change().dropna()
-    total = equity.iloc[-1] / equity.iloc[0] - 1.0
+    # on arrays: a sweep computes this once per config
+    values = equity.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = values[1:] / values[:-1] - 1.0
+    returns = returns[~np.isnan(returns)]
+    total = values[-1] / values[0] - 1.0
     years = (pd.Timestamp(equity.index[-1]) - pd.Timestamp(equity.index[0])) / pd.Timedelta(
         days=365.25)
-    cagr = (equity.iloc[-1] / equity.iloc[0]) ** (1 / years) - 1.0 if years > 0 else math.nan
-    std = returns.std(ddof=1)
-    downside = np.sqrt(np.mean(np.minimum(returns.to_numpy(), 0.0) ** 2))
+    cagr = (values[-1] / values[0]) ** (1 / years) - 1.0 if years > 0 else math.nan
+    std = float(np.std(returns, ddof=1)) if len(returns) > 1 else math.nan
+    mean = float(np.mean(returns)) if len(returns) else math.nan
+    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)) if len(returns) else math.nan
     root = math.sqrt(periods_per_year)
-    mdd = drawdown(equity).min()
+    mdd = float(np.min(values / np.maximum.accumulate(values) - 1.0))
     return {
         "total_return": _finite(total),
         "cagr": _finite(cagr),
         "volatility": _finite(std * root),
-        "sharpe": _finite(returns.mean() / std * root) if std > 0 else None,
-        "sortino": _finite(returns.mean() / downside * root) if downside > 0 else None,
+        "sharpe": _finite(mean / std * root) if std > 0 else None,
+        "sortino": _finite(mean / downside * root) if downside > 0 else None,
         "max_drawdown": _finite(mdd),
         "max_drawdown_duration_days": max_drawdown_duration_days(equity),
         "calmar": _finite(cagr / abs(mdd)) if mdd < 0 else None,
@@ -75,20 +100,32 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     ``fills`` needs columns symbol, side, qty, price, fee. A position still open at the end is
     not a round trip.
     """
+    return pd.DataFrame(_trips(fills), columns=["symbol", "opened", "closed", "pnl"])
+
+
+def _trips(fills: pd.DataFrame) -> list[dict[str, Any]]:
     trips: list[dict[str, Any]] = []
-    for symbol, group in fills.groupby("symbol", sort=True):
+    # plain lists, not DataFrame rows: this runs once per config of a sweep
+    symbols = fills["symbol"].tolist()
+    sides, qtys = fills["side"].tolist(), fills["qty"].tolist()
+    prices, fees = fills["price"].tolist(), fills["fee"].tolist()
+    times = fills["time"].tolist() if "time" in fills.columns else [None] * len(symbols)
+    rows: dict[Any, list[int]] = {}
+    for i, symbol in enumerate(symbols):
+        rows.setdefault(symbol, []).append(i)
+    for symbol in sorted(rows):
         held, pnl, is_open, opened = 0.0, 0.0, False, None
-        for row in group.itertuples(index=False):
-            signed = row.qty if row.side == "buy" else -row.qty
+        for i in rows[symbol]:
+            signed = qtys[i] if sides[i] == "buy" else -qtys[i]
             if not is_open and signed > 0:
-                is_open, opened, pnl = True, getattr(row, "time", None), 0.0
-            pnl += -signed * row.price - row.fee
+                is_open, opened, pnl = True, times[i], 0.0
+            pnl += -signed * prices[i] - fees[i]
             held += signed
             if is_open and held <= 1e-9 * max(1.0, abs(signed)):
-                trips.append({"symbol": symbol, "opened": opened,
-                              "closed": getattr(row, "time", None), "pnl": pnl})
+                trips.append({"symbol": symbol, "opened": opened, "closed": times[i],
+                              "pnl": pnl})
                 held, is_open = 0.0, False
-    return pd.DataFrame(trips, columns=["symbol", "opened", "closed", "pnl"])
+    return trips
 
 
 def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
@@ -96,13 +133,13 @@ def trade_metrics(fills: pd.DataFrame) -> dict[str, Any]:
     if fills.empty:
         return {"trades": 0, "round_trips": 0, "win_rate": None, "profit_factor": None,
                 "fees": 0.0, "traded_notional": 0.0}
-    trips = round_trips(fills)
-    wins = trips["pnl"][trips["pnl"] > 0].sum()
-    losses = -trips["pnl"][trips["pnl"] < 0].sum()
+    pnl = np.array([t["pnl"] for t in _trips(fills)], dtype=float)
+    wins = pnl[pnl > 0].sum()
+    losses = -pnl[pnl < 0].sum()
     return {
         "trades": len(fills),
-        "round_trips": len(trips),
-        "win_rate": _finite((trips["pnl"] > 0).mean()) if len(trips) else None,
+        "round_trips": len(pnl),
+        "win_rate": _finite((pnl > 0).mean()) if len(pnl) else None,
         "profit_factor": _finite(wins / losses) if losses > 0 else None,
         "fees": float(fills["fee"].sum()),
         "traded_notional": float((fills["qty"] * fills["price"]).sum()),
@@ -128,8 +165,13 @@ def summary(
     invested_share: pd.Series,
     benchmarks: dict[str, pd.Series],
     periods_per_year: int = 365,
+    benchmark_stats: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds (see docs/run-folder.md)."""
+    """Everything ``metrics.json`` holds (see docs/run-folder.md).
+
+    ``benchmark_stats``: :func:`benchmark_metrics` of ``benchmarks``, when the caller already
+    has them (a sweep runs many configs over the same window).
+    """
     stats: dict[str, Any] = {
         "start": pd.Timestamp(equity.index[0]).strftime("%Y-%m-%d") if len(equity) else None,
         "end": pd.Timestamp(equity.index[-1]).strftime("%Y-%m-%d") if len(equity) else None,
@@ -143,9 +185,16 @@ def summary(
     mean_equity = float(equity.mean()) if len(equity) else math.nan
     stats.update(trades)
     stats["turnover"] = _finite(trades["traded_notional"] / mean_equity) if len(equity) else None
-    stats["benchmarks"] = {
+    stats["benchmarks"] = (benchmark_stats if benchmark_stats is not None
+                           else benchmark_metrics(benchmarks, periods_per_year))
+    return stats
+
+
+def benchmark_metrics(benchmarks: dict[str, pd.Series], periods_per_year: int = 365
+                      ) -> dict[str, dict[str, Any]]:
+    """Return, CAGR and max drawdown of each benchmark curve (``metrics.json``'s benchmarks)."""
+    return {
         name: {k: equity_metrics(curve, periods_per_year)[k]
                for k in ("total_return", "cagr", "max_drawdown")}
         for name, curve in benchmarks.items()
     }
-    return stats

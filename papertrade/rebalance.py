@@ -80,6 +80,21 @@ def max_drift(targets: Mapping[str, float], current: Mapping[str, float]) -> flo
     return max((abs(targets.get(s, 0.0) - current.get(s, 0.0)) for s in names), default=0.0)
 
 
+EVENT_DRIFT = 1e-9  # an event is sent unless the portfolio is already at target
+
+
+def send_threshold(event: str, scheduled: bool, policy: RebalancePolicy) -> float | None:
+    """The drift a decision must exceed to be sent (None: not sent whatever the drift): the
+    rebalance policy as a number, so that a simulator can test many decisions at once."""
+    if event:
+        return EVENT_DRIFT
+    if policy.every == "on_change" and not scheduled:
+        return None
+    if policy.every != "daily" and not scheduled:
+        return None
+    return policy.drift
+
+
 def should_send(
     targets: Mapping[str, float],
     current: Mapping[str, float],
@@ -90,15 +105,15 @@ def should_send(
 ) -> tuple[bool, str]:
     """Whether a decision goes to the broker, and why (for the journal)."""
     drift = max_drift(targets, current)
+    threshold = send_threshold(event, scheduled, policy)
     if event:
-        if drift > 1e-9:
+        if drift > EVENT_DRIFT:
             return True, f"{event}: rebalance (max drift {drift:.1%})"
         return False, f"{event}: portfolio already at target"
-    if policy.every == "on_change" and not scheduled:
-        return False, "no event: hold"
-    if policy.every != "daily" and not scheduled:
-        return False, "not a scheduled rebalance day"
-    if drift > policy.drift:
+    if threshold is None:
+        return False, ("no event: hold" if policy.every == "on_change"
+                       else "not a scheduled rebalance day")
+    if drift > threshold:
         return True, f"drift {drift:.1%} > {policy.drift:.1%}: rebalance"
     return False, f"drift {drift:.1%} <= {policy.drift:.1%}: nothing to trade"
 

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from papertrade.config_models import RiskConfig
@@ -76,9 +77,26 @@ class KillDrawdown:
 
     def observe(self, time: pd.Timestamp, equity: float) -> str:
         """Track the peak; the firing message the first time the drawdown is breached."""
-        self.peak = max(self.peak, equity)
-        if self.fired or self.peak <= 0 or equity >= self.peak * (1 - self.limit):
-            return ""
+        return self.observe_many([time], np.array([equity]))[1]
+
+    def observe_many(self, times: Sequence[pd.Timestamp], equities: np.ndarray
+                     ) -> tuple[int, str]:
+        """:meth:`observe` of consecutive marks at once: the position of the mark that fires
+        (-1: none) and its message. Marks after the one that fires are not observed."""
+        if self.fired or not len(equities):
+            if len(equities):
+                self.peak = max(self.peak, float(np.max(equities)))
+            return -1, ""
+        peaks = np.maximum.accumulate(np.maximum(equities, self.peak))
+        breached = (peaks > 0) & ~(equities >= peaks * (1 - self.limit))
+        if not breached.any():
+            self.peak = float(peaks[-1])
+            return -1, ""
+        at = int(np.argmax(breached))
+        self.peak = float(peaks[at])
+        return at, self._fire(times[at], float(equities[at]))
+
+    def _fire(self, time: pd.Timestamp, equity: float) -> str:
         drawdown = equity / self.peak - 1
         self.fired = (f"kill switch fired {time:%Y-%m-%d} at {drawdown:.1%} "
                       f"(risk.kill_drawdown -{self.limit:.1%}): "

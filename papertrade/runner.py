@@ -16,27 +16,28 @@ from typing import Any
 
 from loguru import logger
 
-from papertrade.config import LoadedConfig, capped
-from papertrade.config_effective import BACKTEST_HEADER, digested, effective_config
+from papertrade.assembly import build_strategy, load_history, run_identity
+from papertrade.config import LoadedConfig
+from papertrade.config_effective import BACKTEST_HEADER
 from papertrade.data.history import MarketHistory
-from papertrade.data.sources import check_symbols, load_market, stale_data_warning
+from papertrade.data.sources import stale_data_warning
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
     manifest,
-    run_digest,
     run_tag,
     write_config,
     write_json,
 )
 from papertrade.runfolder.export import export
-from papertrade.strategies import Strategy, get_strategy
+from papertrade.strategies import Strategy
 from papertrade.strategies.base import Decisions, checked_decide, scheduled_days
-from papertrade.strategies.loading import source_identity
 from papertrade.trader import AnyAmountVenue, Trader
 from papertrade.util.secrets import masking_filter, secret_values
+
+__all__ = ["RunResult", "build_strategy", "load_history", "run_backtest"]
 
 
 @dataclass(frozen=True)
@@ -45,45 +46,6 @@ class RunResult:
 
     folder: Path
     metrics: dict[str, Any]
-
-
-def build_strategy(loaded: LoadedConfig, strategy_paths: Sequence[Path] = ()) -> Strategy:
-    """The configured strategy (its params validated by its own model), its symbols checked
-    against the data sources. ``strategy.path`` is read from the config's folder;
-    ``strategy_paths`` are folders of user strategies (``--strategy-path``)."""
-    run = loaded.run
-    path = run.strategy.path
-    if path is not None:
-        path = path.expanduser()
-        path = path if path.is_absolute() else Path(loaded.path).resolve().parent / path
-    try:
-        strategy = get_strategy(run.strategy.name, loaded.path, path=path,
-                                search=strategy_paths).from_raw(run.strategy.params, loaded.path)
-    except ConfigError as exc:  # a name or value from the config may be kilobytes long
-        raise capped(exc) from None
-    check_symbols(strategy.symbol_keys(), run.data, loaded.path)
-    quote = run.broker.quote
-    traded = set(strategy.traded_symbols())  # once: a universe may list thousands of symbols
-    for key, symbol in strategy.symbol_keys().items():
-        if symbol in traded and symbol.split("/")[-1] != quote:
-            raise ConfigError(
-                loaded.path, key, f"'{symbol}' is not quoted in broker.quote {quote}",
-                f"trade */{quote} pairs or set broker.quote to {symbol.split('/')[-1]}",
-            )
-    return strategy
-
-
-def load_history(
-    loaded: LoadedConfig, strategy: Strategy,
-    start: dt.date | None = None, end: dt.date | None = None,
-) -> tuple[MarketHistory, dict[str, dict[str, object]]]:
-    """Every symbol the strategy reads, aligned on the traded clock."""
-    symbols = list(dict.fromkeys([*strategy.symbol_keys().values(),
-                                  *strategy.benchmark_symbols()]))
-    return load_market(
-        symbols, strategy.traded_symbols(), loaded.run.data,
-        Path(loaded.path).resolve().parent, loaded.path, start=start, end=end,
-    )
 
 
 def run_backtest(
@@ -114,16 +76,9 @@ def run_backtest(
     decisions = checked_decide(strategy, history)
 
     labels = history.labels()
-    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
-                                 start or run.data.start or labels[0].date(),
-                                 end or run.data.end or labels[-1].date())
-    found_in = _found_in(strategy, strategy_paths)
-    if found_in is not None:  # the file, so the config.yaml runs without --strategy-path
-        effective["strategy"]["path"] = str(found_in)
-    code = source_identity(type(strategy))
-    folder = create_run_folder(run.runs_dir, run.name, "backtest",
-                               run_digest({**digested(effective), "strategy_code": code},
-                                          origins))
+    identity = run_identity(loaded, strategy, strategy_paths, start, end, labels, origins)
+    effective, code = identity.effective, identity.code
+    folder = create_run_folder(run.runs_dir, run.name, "backtest", identity.digest)
     secrets = secret_values(loaded.raw)
     meta = manifest(
         folder, name=run.name, mode="backtest", strategy=run.strategy.name,
@@ -157,21 +112,6 @@ def run_backtest(
         progress("writing report.html")
         _write_report(folder)
     return RunResult(folder, metrics)
-
-
-def _found_in(strategy: Strategy, strategy_paths: Sequence[Path]) -> Path | None:
-    """The file of a strategy found in a ``--strategy-path`` folder, else None."""
-    import inspect
-
-    try:
-        source = inspect.getsourcefile(type(strategy))
-    except TypeError:
-        return None
-    if source is None:
-        return None
-    file = Path(source).resolve()
-    folders = [Path(p).expanduser().resolve() for p in strategy_paths]
-    return file if any(folder in file.parents for folder in folders) else None
 
 
 def _execute(

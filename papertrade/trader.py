@@ -17,6 +17,7 @@ live executor sends each planned order exactly once. Nothing here knows which mo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,9 +102,19 @@ def base_asset(symbol: str) -> str:
     return symbol.split("/")[0]
 
 
-def client_order_id(run_tag: str, time: pd.Timestamp, symbol: str, leg: int) -> str:
+def client_order_id(run_tag: str, time: dt.datetime, symbol: str, leg: int) -> str:
     """Deterministic: run, decision time, base asset, leg (Binance allows 36 characters)."""
-    return f"pt{run_tag}{time:%y%m%d%H%M}{base_asset(symbol)[:6]}{leg}"[:36]
+    return order_id(run_tag, order_stamp(time), symbol, leg)
+
+
+def order_stamp(time: dt.datetime) -> str:
+    """The decision time as a client order id writes it."""
+    return f"{time:%y%m%d%H%M}"
+
+
+def order_id(run_tag: str, stamp: str, symbol: str, leg: int) -> str:
+    """:func:`client_order_id` with the time already written by :func:`order_stamp`."""
+    return f"pt{run_tag}{stamp}{base_asset(symbol)[:6]}{leg}"[:36]
 
 
 @dataclass

@@ -104,12 +104,14 @@ def is_scheduled(label: pd.Timestamp, policy: RebalancePolicy) -> bool:
     return bool(scheduled_labels(pd.DatetimeIndex([label]), policy)[0])
 
 
-def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool = False
-                   ) -> Decisions:
-    """``strategy.decide(history)`` (or ``decide_latest``), any exception inside the strategy
-    turned into a one-line :class:`StrategyError` naming the strategy and the decision time."""
+def checked_decide(strategy: Strategy, history: MarketHistory, *, latest: bool = False,
+                   targets: bool = False) -> Decisions:
+    """``strategy.decide(history)`` (or ``decide_latest``, or ``targets``), any exception
+    inside the strategy turned into a one-line :class:`StrategyError` naming the strategy and
+    the decision time."""
     try:
-        decisions = strategy.decide_latest(history) if latest else strategy.decide(history)
+        decisions = (strategy.decide_latest(history) if latest else
+                     strategy.targets(history) if targets else strategy.decide(history))
     except Exception as exc:
         when = f"{history.now:%Y-%m-%d %H:%M} UTC" if len(history.clock) else "no bar"
         span = "the decision at" if latest else "the decisions up to"
@@ -258,6 +260,13 @@ class Strategy(ABC):
     def decide(self, history: MarketHistory) -> Decisions:
         """Target weights at every decision time of ``history``, using only past bars."""
 
+    def targets(self, history: MarketHistory) -> Decisions:
+        """The weights and events of :meth:`decide` (reasons and inputs may be left blank):
+        all a simulator executes. Default: :meth:`decide`. A strategy swept over many
+        parameters may compute them faster (e.g. memoising the pieces that depend on one
+        parameter per history), returning exactly ``decide``'s weights and events."""
+        return self.decide(history)
+
     def benchmark_symbols(self) -> list[str]:
         """Symbols whose buy-and-hold is reported beside the strategy (default: none)."""
         return []
@@ -291,14 +300,19 @@ def _marked(annotation: object) -> bool:
     return any(_marked(arg) for arg in get_args(annotation))
 
 
+_MARKED: dict[tuple[type[BaseModel], str], bool] = {}
+
+
 def _symbol_fields(model: BaseModel, prefix: str, known: set[str]) -> dict[str, str]:
     """The symbol-valued fields of ``model`` by config path (see :meth:`Strategy.symbol_keys`)."""
     found: dict[str, str] = {}
     for field, info in type(model).model_fields.items():
         value = getattr(model, field)
         key = f"{prefix}.{field}"
-        marked = any(isinstance(m, SymbolMarker) for m in info.metadata) or _marked(
-            info.annotation)
+        marked = _MARKED.get((type(model), field))
+        if marked is None:  # a field's annotation is its class's: look once
+            marked = _MARKED[type(model), field] = any(
+                isinstance(m, SymbolMarker) for m in info.metadata) or _marked(info.annotation)
         if isinstance(value, BaseModel):
             found.update(_symbol_fields(value, key, known))
         elif isinstance(value, str) and (marked or value in known):

@@ -125,6 +125,12 @@ class RutBreakoutRotation(Strategy):
     def decide(self, history: MarketHistory) -> Decisions:
         return Scan(self).run(history)
 
+    def targets(self, history: MarketHistory) -> Decisions:
+        """``decide``'s weights and events on arrays, pieces memoised per history (sweeps)."""
+        from papertrade.strategies.rut_breakout_targets import targets
+
+        return targets(self, history)
+
     def decide_latest(self, history: MarketHistory) -> Decisions:
         """The decisions since the previous call, carrying the scan's state forward: the
         regime's state machine runs only over the signal's new moments, the rotation only over

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from papertrade.journal import Journal
@@ -44,23 +45,37 @@ def export(
     write_csv(folder / "trades.csv", fills)
     write_csv(folder / "equity.csv", equity_rows[["date", "equity"]])
 
-    equity = pd.Series(equity_rows["equity"].to_numpy(),
-                       index=pd.DatetimeIndex(equity_rows["date"]))
-    invested = 1.0 - equity_rows["cash"].to_numpy() / equity_rows["equity"].to_numpy()
-    curves = _buy_and_hold(benchmarks, cash, equity.index)
+    dates = pd.DatetimeIndex(equity_rows["date"])
+    curves = buy_and_hold_curves(benchmarks, cash, dates)
     bench_frame = pd.DataFrame({"date": equity_rows["date"]})
     for name, curve in curves.items():
-        bench_frame[name] = _as_of_dates(curve, equity.index)
+        bench_frame[name] = _as_of_dates(curve, dates)
     write_csv(folder / "benchmarks.csv", bench_frame)
     signals = pd.DataFrame([json.loads(i) for i in decisions["inputs"]])
     signals.insert(0, "date", decisions["date"])
     write_csv(folder / "signals.csv", signals)
 
-    metrics = summary(equity, fills, pd.Series(invested, index=equity.index), curves)
-    metrics["rebalances"] = len(sent)
-    metrics["rejected_orders"] = rejected
-    metrics.update(_rails(journal))
+    metrics = run_metrics(equity_rows["equity"].to_numpy(), equity_rows["cash"].to_numpy(),
+                          dates, fills, curves, rebalances=len(sent), rejected=rejected,
+                          rails=_rails(journal))
     write_json(folder / "metrics.json", metrics)
+    return metrics
+
+
+def run_metrics(
+    equity: np.ndarray, cash: np.ndarray, dates: pd.DatetimeIndex, fills: pd.DataFrame,
+    curves: dict[str, pd.Series], *, rebalances: int, rejected: int, rails: dict[str, Any],
+    benchmark_stats: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``metrics.json`` of a run: its marked equity and cash per bar (``dates``), its fills
+    (``trades.csv``'s columns), its benchmarks' buy-and-hold curves, how many decisions were
+    sent, orders rejected, and what the rails did (``rail_cuts``, ``kill_switch``)."""
+    curve = pd.Series(equity, index=dates)
+    invested = pd.Series(1.0 - cash / equity, index=dates)
+    metrics = summary(curve, fills, invested, curves, benchmark_stats=benchmark_stats)
+    metrics["rebalances"] = rebalances
+    metrics["rejected_orders"] = rejected
+    metrics.update(rails)
     return metrics
 
 
@@ -69,13 +84,18 @@ def _rails(journal: Journal) -> dict[str, Any]:
     fired = journal.rows("SELECT message FROM events WHERE kind = 'kill_switch' ORDER BY id "
                          "LIMIT 1")
     cuts = journal.rows("SELECT COUNT(*) AS n FROM events WHERE kind = 'rail'")[0]["n"]
-    out: dict[str, Any] = {"rail_cuts": int(cuts)}
-    if fired:
-        out["kill_switch"] = str(fired[0]["message"])
+    return rails_metrics(int(cuts), str(fired[0]["message"]) if fired else "")
+
+
+def rails_metrics(cuts: int, kill_switch: str) -> dict[str, Any]:
+    """``metrics.json``'s rail keys: orders the rails cut, and the kill switch's message."""
+    out: dict[str, Any] = {"rail_cuts": cuts}
+    if kill_switch:
+        out["kill_switch"] = kill_switch
     return out
 
 
-def _buy_and_hold(closes: Mapping[str, pd.Series], cash: float, dates: pd.DatetimeIndex
+def buy_and_hold_curves(closes: Mapping[str, pd.Series], cash: float, dates: pd.DatetimeIndex
                   ) -> dict[str, pd.Series]:
     """Buy-and-hold of each benchmark over the run's window, on its own calendar."""
     if not len(dates):
