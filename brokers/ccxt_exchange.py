@@ -282,6 +282,23 @@ class CcxtBroker:
         """Close the client's HTTP session."""
         self._client.close()
 
+    # ------------------------------------------------------------------ read-only probes
+
+    def markets(self) -> dict[str, dict[str, Any]]:
+        """The venue's markets as ccxt parses its exchange info (``active``, ``limits``...)."""
+        markets = self._call("load_markets", self._client.load_markets)
+        self._markets_loaded = True
+        return dict(markets)
+
+    def server_time_ms(self) -> int:
+        """The venue's clock, epoch milliseconds (a public request)."""
+        return int(self._call("fetch_time", self._client.fetch_time))
+
+    @property
+    def receive_window_ms(self) -> float:
+        """How old a signed request may be when the venue receives it (Binance recvWindow)."""
+        return float((self._client.options or {}).get("recvWindow", 5000))
+
     # ------------------------------------------------------------------ parsing
 
     def _my_trades(self, symbol: str, since_ms: int | None,

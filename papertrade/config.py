@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from papertrade.config_models import (
     BrokerConfig,
     BundledSource,
+    CacheSource,
     Calendar,
     CcxtSource,
     CsvSource,
@@ -48,12 +49,14 @@ from papertrade.config_models import (
 )
 from papertrade.errors import ConfigError
 from papertrade.util.paths import resolve_path
+from papertrade.util.secrets import refuse_masked
 from papertrade.util.text import one_line
 from papertrade.util.validation import format_validation_error
 
 __all__ = [
     "BrokerConfig",
     "BundledSource",
+    "CacheSource",
     "Calendar",
     "CcxtSource",
     "ConfigError",
@@ -229,6 +232,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(file, "", f"cannot read: {one_line(str(exc), 120)}",
                           "pass a UTF-8 YAML file") from None
+    return parse_yaml(text, file)
+
+
+def parse_yaml(text: str, file: str) -> dict[str, Any]:
+    """Parse a YAML mapping strictly and bounded; every failure a one-line ConfigError."""
     try:
         data = _load_text(text, file)
     except yaml.MarkedYAMLError as exc:
@@ -254,7 +262,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], file: str) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides; the value is parsed as a YAML scalar or flow list."""
+    """Apply ``a.b.c=value`` overrides; the value is parsed as a YAML scalar or flow list.
+
+    Switching a symbol's source (``data.symbols.RUT.source=bundled``) drops the keys only the
+    old source had (``ticker``, ``path``, ...): the hint "set data.symbols.RUT to
+    {source: bundled}" works when followed literally with ``--set``.
+    """
     values: list[tuple[str, Any]] = []
     for item in overrides:
         if "=" not in item:
@@ -289,6 +302,8 @@ def apply_values(raw: dict[str, Any], values: Mapping[str, Any] | Iterable[tuple
             if not isinstance(child, dict):
                 raise ConfigError(file, key, f"'{part}' is not a mapping", "override a leaf key")
             node = child
+        if parts[:2] == ["data", "symbols"] and len(parts) == 4 and parts[3] == "source":
+            _drop_other_source_keys(node, value)
         node[parts[-1]] = _deepcopy(value)
     return result
 
@@ -300,6 +315,22 @@ def _check_key(key: str, file: str) -> None:
     if len(parts) > MAX_DEPTH:
         raise ConfigError(file, key, f"nested deeper than {MAX_DEPTH} levels",
                           "override an existing key")
+
+
+def _source_fields() -> dict[str, set[str]]:
+    """Each ``data.symbols.*.source`` value and the keys its model accepts."""
+    models = (BundledSource, CsvSource, YFinanceSource, CcxtSource, CacheSource)
+    return {get_args(m.model_fields["source"].annotation)[0]: set(m.model_fields)
+            for m in models}
+
+
+def _drop_other_source_keys(node: dict[str, Any], source: Any) -> None:
+    """Before ``node["source"] = source``: drop the keys the new source does not know."""
+    keys = _source_fields().get(source) if isinstance(source, str) else None
+    if keys is None or node.get("source", "bundled") == source:
+        return
+    for key in [k for k in node if k not in keys]:
+        del node[key]
 
 
 def _deepcopy(value: Any) -> Any:
@@ -347,6 +378,7 @@ def validate_raw(raw: dict[str, Any], file: str) -> LoadedConfig:
     """Validate an interpolated, overridden raw config read from ``file``."""
     try:
         _check_numbers(raw, file)
+        refuse_masked(raw, file)
         try:
             run = RunConfig.model_validate(raw)
         except ValidationError as exc:

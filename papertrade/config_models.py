@@ -12,6 +12,7 @@ Every number is finite (``.inf``/``.nan`` are refused everywhere) and has a docu
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,9 +60,32 @@ class CcxtSource(Frozen):
     calendar: Calendar | None = None
 
 
+class CacheSource(Frozen):
+    """Bars put in the data cache by ``papertrade data download``/``update``; never downloads.
+
+    Symbols absent from ``data.symbols`` already read the cache when its bars are newer than the
+    bundled ones; ``source: cache`` insists on the cache (an error when nothing is cached).
+    """
+
+    source: Literal["cache"]
+    provider: Literal["ccxt", "yfinance"] | None = Field(
+        default=None, description="which download to read when the symbol was downloaded from "
+        "both; null: the one with the latest bar",
+    )
+    calendar: Calendar | None = None
+
+
 SymbolSource = Annotated[
-    BundledSource | CsvSource | YFinanceSource | CcxtSource, Field(discriminator="source")
+    BundledSource | CsvSource | YFinanceSource | CcxtSource | CacheSource,
+    Field(discriminator="source"),
 ]
+
+CACHE_DIR_ENV = "PAPERTRADE_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$PAPERTRADE_CACHE_DIR``, or ``~/.cache/papertrade``."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or "~/.cache/papertrade")
 
 
 class StrategyConfig(Frozen):
@@ -104,7 +128,9 @@ class DataConfig(Frozen):
         default_factory=dict, description="per-symbol source; default: the bundled data set"
     )
     cache_dir: Path = Field(
-        default=Path("~/.cache/papertrade"), description="downloaded bars are cached here"
+        default_factory=default_cache_dir,
+        description="downloaded bars are cached here (default: $PAPERTRADE_CACHE_DIR or "
+        "~/.cache/papertrade)",
     )
     max_staleness: MaxStaleness = Field(
         default_factory=MaxStaleness,

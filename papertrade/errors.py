@@ -14,6 +14,8 @@ code  family
 4     the exchange is unavailable after every retry (:class:`BrokerUnavailable`)
 5     a bug inside a strategy (:class:`StrategyError`)
 6     a live run stopped by a risk rail (:class:`RailTriggered`: the kill switch)
+7     ``papertrade lookahead`` found a decision that depends on the future
+      (:class:`LookAheadFound`)
 130   interrupted (Ctrl-C outside a live loop; a live loop stops gracefully with 0)
 ====  =====================================================================================
 
@@ -58,6 +60,12 @@ class StrategyError(PapertradeError):
     """
 
     exit_code = 5
+
+
+class LookAheadFound(StrategyError):
+    """The look-ahead checker found decisions that change when the future does."""
+
+    exit_code = 7
 
 
 class RailTriggered(PapertradeError):

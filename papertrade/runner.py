@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from papertrade.assembly import build_strategy, load_history
+from papertrade.assembly import build_strategy, load_history, run_identity
 from papertrade.config import LoadedConfig
+from papertrade.config_effective import BACKTEST_HEADER
 from papertrade.data.history import MarketHistory
+from papertrade.data.sources import stale_data_warning
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
     manifest,
-    run_digest,
     run_tag,
     write_config,
     write_json,
@@ -54,19 +55,30 @@ def run_backtest(
     end: dt.date | None = None,
     report: bool = True,
     strategy_paths: Sequence[Path] = (),
+    progress: Callable[[str], None] = lambda step: None,
 ) -> RunResult:
-    """Backtest ``loaded`` on its data through backtrader; returns the run folder."""
+    """Backtest ``loaded`` on its data through backtrader; returns the run folder.
+
+    ``progress`` is told each step as it starts (``"loading data: 10 symbols"``...).
+    """
     run = loaded.run
     if start and end and start > end:
         raise ConfigError(loaded.path, "--start", f"{start} is after --end {end}",
                           "pass a start before the end")
     strategy = build_strategy(loaded, strategy_paths)
+    symbols = {*strategy.symbol_keys().values(), *strategy.benchmark_symbols()}
+    progress(f"loading data: {len(symbols)} symbols")
     history, origins = load_history(loaded, strategy, start, end)
+    stale = None if end or run.data.end else stale_data_warning(history, origins, loaded.path)
+    if stale:
+        logger.warning("{}", stale)
+    progress(f"deciding: {strategy.name} on {len(history.clock):,} bars")
     decisions = checked_decide(strategy, history)
 
-    folder = create_run_folder(run.runs_dir, run.name, "backtest",
-                               run_digest(loaded.raw, origins))
     labels = history.labels()
+    identity = run_identity(loaded, strategy, strategy_paths, start, end, labels, origins)
+    effective, code = identity.effective, identity.code
+    folder = create_run_folder(run.runs_dir, run.name, "backtest", identity.digest)
     secrets = secret_values(loaded.raw)
     meta = manifest(
         folder, name=run.name, mode="backtest", strategy=run.strategy.name,
@@ -75,8 +87,9 @@ def run_backtest(
         start=labels[0].strftime("%Y-%m-%d"), end=labels[-1].strftime("%Y-%m-%d"),
         data=origins, secrets=secrets,
     )
+    meta["strategy_code"] = code
     write_json(folder / "manifest.json", meta)
-    write_config(folder, loaded.raw, secrets=secrets)
+    write_config(folder, effective, secrets=secrets, header=BACKTEST_HEADER)
     sink = logger.add(folder / "run.log", level="INFO", enqueue=False,
                       filter=masking_filter(secrets))
     for origin in origins.values():  # printed while loading, before this log existed
@@ -84,6 +97,7 @@ def run_backtest(
         for warning in warnings if isinstance(warnings, list) else []:
             logger.info("data: {}", warning)
     try:
+        progress("simulating fills (backtrader)")
         metrics = _execute(loaded, strategy, history, decisions, folder)
     except BaseException as exc:
         finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
@@ -95,6 +109,7 @@ def run_backtest(
         logger.remove(sink)
     finish_manifest(folder, meta, "finished", secrets=secrets)
     if report:
+        progress("writing report.html")
         _write_report(folder)
     return RunResult(folder, metrics)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 import typer
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+if TYPE_CHECKING:  # pydantic loads with the command, not with `papertrade --help`
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 
 StrategyPathOpt = Annotated[
     list[Path] | None,
@@ -53,6 +56,8 @@ def _bounds(info: FieldInfo) -> str:
 
 def parameter_lines(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
     """(key, type, default, description) of every field, nested models flattened."""
+    from pydantic import BaseModel
+
     rows: list[tuple[str, str, str, str]] = []
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -107,3 +112,82 @@ def show(
         return
     for line in _table([("KEY", "TYPE", "DEFAULT", "DESCRIPTION"), *rows]):
         typer.echo(f"  {line}")
+
+
+_TEMPLATE = '''"""{title}: describe the idea in one line (papertrade strategies list shows it)."""
+
+from __future__ import annotations
+
+from papertrade.data.history import MarketHistory
+from papertrade.strategies.base import Decisions, Strategy, StrategyParams, Symbol
+
+
+class {cls}Params(StrategyParams):
+    """Every threshold is a parameter: configs set them, sweeps vary them."""
+
+    symbol: Symbol = "BTC/USDT"  # a Symbol field: papertrade loads and checks its data
+    lookback: int = 50           # days
+
+
+class {cls}(Strategy):
+    """Hold the symbol while its close is above its {{lookback}}-day average, else cash."""
+
+    name = "{name}"
+    Params = {cls}Params
+    params: {cls}Params
+
+    def traded_symbols(self) -> list[str]:
+        return [self.params.symbol]
+
+    def decide(self, history: MarketHistory) -> Decisions:
+        # One row per decision time, one column per traded symbol, weights in [0, 1] summing
+        # to <= 1 (the rest is cash). Use only rows at or before each row: `lookahead` checks.
+        closes = history.closes(self.traded_symbols())
+        above = closes > closes.rolling(self.params.lookback).mean()
+        return Decisions.build(above.astype(float))
+'''
+
+_CONFIG = '''# papertrade backtest {config}   (then: papertrade lookahead {config})
+name: {dashed}
+strategy:
+  path: {name}.py          # relative to this file's folder
+  name: {name}
+  params: {{symbol: BTC/USDT, lookback: 50}}
+data:
+  start: 2019-01-01
+  end: null                # the latest bar of the data
+broker: {{cash: 10000, quote: USDT, fee_bps: 10, slippage_bps: 5}}
+'''
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="the strategy's name, e.g. my_trend")],
+    folder: Annotated[Path, typer.Option("--dir", help="where to write NAME.py and NAME.yaml")]
+    = Path("."),
+) -> None:
+    """Write a working strategy NAME.py and a config NAME.yaml that backtests it."""
+    import re
+
+    from papertrade.errors import ConfigError
+    from papertrade.strategies import available
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ConfigError("command line", "NAME", f"'{name}' is not a strategy name",
+                          "use lowercase letters, digits and _, starting with a letter "
+                          "(e.g. my_trend)")
+    if name in available():
+        raise ConfigError("command line", "NAME", f"a strategy named '{name}' already exists",
+                          "choose another name (papertrade strategies list)")
+    code, config = folder / f"{name}.py", folder / f"{name}.yaml"
+    for path in (code, config):
+        if path.exists():
+            raise ConfigError("command line", "--dir", f"{path} already exists",
+                              "choose another name or folder; nothing was written")
+    folder.mkdir(parents=True, exist_ok=True)
+    cls = "".join(part.capitalize() for part in name.split("_") if part)
+    title = name.replace("_", " ").capitalize()
+    code.write_text(_TEMPLATE.format(name=name, cls=cls, title=title))
+    config.write_text(_CONFIG.format(name=name, dashed=name.replace("_", "-"), config=config))
+    typer.echo(f"wrote {code} and {config}")
+    typer.echo(f"next: papertrade backtest {config}")

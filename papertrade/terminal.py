@@ -1,11 +1,15 @@
-"""Compact terminal summary of a finished run."""
+"""Compact terminal summary of a finished run; what a running backtest is doing."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -51,3 +55,22 @@ def print_summary(folder: Path, metrics: dict[str, Any], console: Console | None
         console.print(f"risk rails cut {metrics['rail_cuts']} orders (the rest was deferred; "
                       "see the journal's rail events)", soft_wrap=True)
     console.print(f"run folder: {folder}", soft_wrap=True)
+
+
+@contextmanager
+def progress_status(console: Console | None = None) -> Iterator[Callable[[str], None]]:
+    """A ``progress(step)`` callback showing each step of a run on stderr.
+
+    On a terminal: a spinner with the current step and the seconds elapsed, erased when the
+    run ends (the summary follows). Piped or redirected: nothing, so logs and captured output
+    stay clean.
+    """
+    console = console or Console(stderr=True, highlight=False)
+    if not (console.is_terminal and sys.stderr.isatty()):
+        yield lambda step: None
+        return
+    with console.status("starting", spinner="dots") as status:
+        def show(step: str) -> None:
+            status.update(escape(step))
+
+        yield show

@@ -3,7 +3,8 @@
 ``get_strategy("rut_breakout_rotation")`` returns the class; a typo gets a did-you-mean over
 the shipped strategies and the user's. A user strategy is found by file
 (``get_strategy("sma_cross", path=Path("my/sma_cross.py"))``), by ``module:Class`` in the
-name, or by name in the folders given as ``search`` (``--strategy-path``); see
+name, by name in the folders given as ``search`` (``--strategy-path``), or by the name an
+installed package registers in the ``papertrade.strategies`` entry-point group; see
 :mod:`.loading`.
 """
 
@@ -43,14 +44,15 @@ def registry() -> dict[str, type[Strategy]]:
 
 def available(search: Sequence[Path] = (), file: str = "command line",
               extra: Sequence[type[Strategy]] = ()) -> dict[str, type[Strategy]]:
-    """The shipped strategies, those of the ``search`` folders' files and ``extra``, by name;
-    ConfigError when two different strategies share a name."""
+    """The shipped strategies, the installed packages' (entry points), those of the ``search``
+    folders' files and ``extra``, by name; ConfigError when two different strategies share a
+    name."""
     from papertrade.errors import ConfigError
-    from papertrade.strategies.loading import origin, scan_folder
+    from papertrade.strategies.loading import installed, origin, scan_folder
 
     known = dict(registry())
     found = [cls for folder in search for cls in scan_folder(folder, file)]
-    for cls in [*found, *extra]:
+    for cls in [*installed(file), *found, *extra]:
         seen = known.get(cls.name)
         if seen is not None and seen is not cls and origin(seen) != origin(cls):
             raise ConfigError(file, "strategy.name",

@@ -300,14 +300,19 @@ def _marked(annotation: object) -> bool:
     return any(_marked(arg) for arg in get_args(annotation))
 
 
+_MARKED: dict[tuple[type[BaseModel], str], bool] = {}
+
+
 def _symbol_fields(model: BaseModel, prefix: str, known: set[str]) -> dict[str, str]:
     """The symbol-valued fields of ``model`` by config path (see :meth:`Strategy.symbol_keys`)."""
     found: dict[str, str] = {}
     for field, info in type(model).model_fields.items():
         value = getattr(model, field)
         key = f"{prefix}.{field}"
-        marked = any(isinstance(m, SymbolMarker) for m in info.metadata) or _marked(
-            info.annotation)
+        marked = _MARKED.get((type(model), field))
+        if marked is None:  # a field's annotation is its class's: look once
+            marked = _MARKED[type(model), field] = any(
+                isinstance(m, SymbolMarker) for m in info.metadata) or _marked(info.annotation)
         if isinstance(value, BaseModel):
             found.update(_symbol_fields(value, key, known))
         elif isinstance(value, str) and (marked or value in known):

@@ -1,4 +1,5 @@
-"""Strategies from user code: a ``.py`` file, a folder of them, or ``module:Class``.
+"""Strategies from user code: a ``.py`` file, a folder of them, ``module:Class``, or an
+installed package's entry point in the ``papertrade.strategies`` group.
 
 Every failure is a one-line :class:`~papertrade.errors.ConfigError` naming the config file, the
 key and the fix: a missing file or folder, a syntax (or import) error in the file, a class that
@@ -13,6 +14,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
@@ -21,6 +23,9 @@ from papertrade.strategies.base import Strategy
 from papertrade.util.text import did_you_mean
 
 _LOADED: dict[tuple[str, int, int], ModuleType] = {}
+
+ENTRY_POINT_GROUP = "papertrade.strategies"
+_ENTRY_POINT_ORIGIN: dict[type[Strategy], str] = {}  # class -> "package NAME"
 
 
 def origin(cls: type[Strategy]) -> str:
@@ -31,7 +36,42 @@ def origin(cls: type[Strategy]) -> str:
     source = getattr(sys.modules.get(module), "__file__", None)
     if module.startswith("papertrade_user.") and source:
         return str(source)
+    package = _ENTRY_POINT_ORIGIN.get(cls)
+    if package is not None:
+        return package
     return f"{module}:{cls.__qualname__}"
+
+
+def installed(file: str = "command line") -> list[type[Strategy]]:
+    """The strategies installed packages register in the ``papertrade.strategies`` group
+    (``[project.entry-points."papertrade.strategies"] my_name = "my_pkg.module:MyStrategy"``).
+
+    An entry point that fails to load, or names something that is not a concrete Strategy, is a
+    ConfigError naming the package and the entry point: a broken plugin is never skipped
+    silently, since a config may name it."""
+    found: list[type[Strategy]] = []
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        package = point.dist.name if point.dist is not None else "an installed package"
+        where = f"entry point '{point.name} = {point.value}' of {package}"
+        try:
+            cls = point.load()
+        except Exception as exc:
+            raise ConfigError(file, "strategy.name", f"{where} failed to import: "
+                              f"{type(exc).__name__}: {exc}",
+                              f"fix or uninstall {package} (papertrade -v shows the traceback)",
+                              ) from exc
+        if not (inspect.isclass(cls) and issubclass(cls, Strategy)) or inspect.isabstract(cls):
+            raise ConfigError(file, "strategy.name", f"{where} is not a Strategy",
+                              "point it at a concrete subclass of "
+                              "papertrade.strategies.base.Strategy")
+        if cls.name != point.name:
+            raise ConfigError(file, "strategy.name",
+                              f"{where} names a strategy called '{cls.name}'",
+                              f"register it as '{cls.name}' (entry-point name = the class's "
+                              "name attribute)")
+        _ENTRY_POINT_ORIGIN[cls] = f"package {package}"
+        found.append(cls)
+    return found
 
 
 def strategies_in(module: ModuleType) -> list[type[Strategy]]:
@@ -128,3 +168,19 @@ def from_module(spec: str, file: str) -> type[Strategy]:
         raise ConfigError(file, "strategy.name", f"'{spec}' is not a Strategy",
                           "name a concrete subclass of papertrade.strategies.base.Strategy")
     return cls
+
+
+def source_identity(cls: type[Strategy]) -> dict[str, str]:
+    """What identifies a strategy's code for a run's hash and manifest: ``shipped`` (the
+    papertrade version pins it), or the user's file or module with the SHA-256 of its source,
+    so an edited strategy file never shares a run hash with its earlier self."""
+    identity = {"origin": origin(cls)}
+    if identity["origin"] == "shipped":
+        return identity
+    try:
+        path = inspect.getsourcefile(cls)
+    except TypeError:
+        path = None
+    if path is not None and Path(path).is_file():
+        identity["sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return identity

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,22 +40,32 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _DAY_NS = pd.Timedelta(days=1).value
-_MEMO: OrderedDict[int, tuple[MarketHistory, dict[Any, Any]]] = OrderedDict()
+_MEMO: OrderedDict[int, tuple[MarketHistory, OrderedDict[Any, Any]]] = OrderedDict()
 _MEMO_HISTORIES = 4
+_MEMO_VALUES = 512  # per history, least recently used first out: memory stays bounded
+_LOCK = threading.Lock()
 
 
 def memo(history: MarketHistory, key: Any, compute: Callable[[], T]) -> T:
-    """``compute()`` once per ``history`` (the object) and ``key``: a pure function of both."""
-    found = _MEMO.get(id(history))
-    if found is None or found[0] is not history:
-        found = _MEMO[id(history)] = (history, {})
-        while len(_MEMO) > _MEMO_HISTORIES:
-            _MEMO.popitem(last=False)
-    _MEMO.move_to_end(id(history))
-    values = found[1]
-    if key not in values:
-        values[key] = compute()
-    return values[key]  # type: ignore[no-any-return]
+    """``compute()`` once per ``history`` (the object) and ``key``: a pure function of both.
+    Thread-safe: two threads may both compute a value, never see a half-built one."""
+    with _LOCK:
+        found = _MEMO.get(id(history))
+        if found is None or found[0] is not history:
+            found = _MEMO[id(history)] = (history, OrderedDict())
+            while len(_MEMO) > _MEMO_HISTORIES:
+                _MEMO.popitem(last=False)
+        _MEMO.move_to_end(id(history))
+        values = found[1]
+        if key in values:
+            values.move_to_end(key)
+            return values[key]  # type: ignore[no-any-return]
+    value = compute()
+    with _LOCK:
+        values[key] = value
+        while len(values) > _MEMO_VALUES:
+            values.popitem(last=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -94,11 +105,10 @@ def _signal(history: MarketHistory, symbol: str, confirm: str) -> _Signal:
 
 @dataclass(frozen=True)
 class _Regime:
-    """The regime after each moment: entries and exits so far, the last entry."""
+    """The regime's episodes: the moments of each entry and of each exit, ascending."""
 
-    entries: np.ndarray  # int per moment
-    exits: np.ndarray
-    entry_time: np.ndarray  # ns of the last entry (-1: none)
+    starts: np.ndarray
+    stops: np.ndarray
 
 
 def _regime(strategy: RutBreakoutRotation, history: MarketHistory) -> _Regime:
@@ -142,17 +152,8 @@ def _regime(strategy: RutBreakoutRotation, history: MarketHistory) -> _Regime:
             break
         stops.append(leave)
         pos = leave + 1
-    entries = np.zeros(n, dtype=np.int64)
-    exits = np.zeros(n, dtype=np.int64)
-    entry_time = np.full(n, -1, dtype=np.int64)
-    if starts:
-        np.add.at(entries, starts, 1)
-        np.add.at(exits, stops, 1)
-        entries, exits = np.cumsum(entries), np.cumsum(exits)
-        last = np.searchsorted(np.asarray(starts), np.arange(n), side="right") - 1
-        known = last >= 0
-        entry_time[known] = sig.moment_time[np.asarray(starts)[last[known]]]
-    return _Regime(entries=entries, exits=exits, entry_time=entry_time)
+    return _Regime(starts=np.asarray(starts, dtype=np.int64),
+                   stops=np.asarray(stops, dtype=np.int64))
 
 
 def _first_failure(strategy: RutBreakoutRotation, sig: _Signal, close: np.ndarray,
@@ -215,8 +216,11 @@ def targets(strategy: RutBreakoutRotation, history: MarketHistory) -> Decisions:
     done = np.searchsorted(sig.moment_time, now, side="right") - 1
     seen = (done >= 0) & fresh
     at = np.maximum(done, 0)
-    entries = np.where(seen, regime.entries[at], 0)
-    exits = np.where(seen, regime.exits[at], 0)
+    # entries and exits processed by each decision time, and when the last entry was
+    entries = np.where(seen, np.searchsorted(regime.starts, at, side="right"), 0)
+    exits = np.where(seen, np.searchsorted(regime.stops, at, side="right"), 0)
+    last_entry = regime.starts[np.maximum(entries - 1, 0)] if len(regime.starts) else at
+    entry_time = np.where(entries > 0, sig.moment_time[last_entry], -1)
     in_market = entries > exits
     n = len(clock)
     prev_e = np.concatenate(([entries[0] - int(in_market[0])], entries[:-1])) if n else entries
@@ -225,7 +229,7 @@ def targets(strategy: RutBreakoutRotation, history: MarketHistory) -> Decisions:
     exit_ = ~breakout & (exits > prev_x)
     events = np.full(n, "", dtype=object)
     events[breakout], events[exit_] = "breakout", "exit"
-    days_in = np.where(in_market, (now - regime.entry_time[at]) / _DAY_NS, 0.0)
+    days_in = np.where(in_market, (now - entry_time) / _DAY_NS, 0.0)
     scheduled = memo(history, ("scheduled", p.rebalance),
                      lambda: scheduled_days(history, p.rebalance))
     can_rotate = (in_market & (days_in >= strategy._min_days_for_trigger()) & trig
@@ -251,7 +255,6 @@ def _held_alts(strategy: RutBreakoutRotation, in_market: np.ndarray, resets: np.
 
     bounds = np.concatenate(([0], np.flatnonzero(resets), [n]))
     runs: list[tuple[int, int, tuple[int, ...] | None]] = []
-    any_missing: np.ndarray = np.asarray(alt_missing.any(axis=1))
     for lo, hi in itertools.pairwise(bounds.tolist()):
         if lo == hi:
             continue
@@ -262,17 +265,20 @@ def _held_alts(strategy: RutBreakoutRotation, in_market: np.ndarray, resets: np.
             continue
         events[first] = events[first] or "rotate"
         held = top(first)
-        run_start = first
-        later = slice(first + 1, int(hi))
-        candidates = np.flatnonzero(np.asarray(in_market[later])
-                                    & (np.asarray(scheduled[later]) | any_missing[later]))
-        for k in (first + 1 + candidates).tolist():
-            if not scheduled[k] and not alt_missing[k, list(held)].any():
-                continue
-            picked = top(k)
-            if picked != held:
-                runs.append((run_start, k, held))
-                held, run_start = picked, k
+        run_start, pos = first, first + 1
+        while pos < hi:  # the next re-ranking bar: scheduled, or a held alt without a close
+            due = np.asarray(scheduled[pos:hi]).copy()
+            if held:
+                due |= alt_missing[pos:hi][:, list(held)].any(axis=1)
+            changed = False
+            for k in (pos + np.flatnonzero(due & in_market[pos:hi])).tolist():
+                picked = top(k)
+                if picked != held:
+                    runs.append((run_start, k, held))
+                    held, run_start, pos, changed = picked, k, k + 1, True
+                    break
+            if not changed:
+                break
         runs.append((run_start, int(hi), held))
     return runs
 

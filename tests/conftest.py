@@ -28,6 +28,21 @@ def query(folder: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.
         db.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """An empty default data cache: downloads in ~/.cache/papertrade would replace the bundled
+    bars of unpinned symbols (papertrade data) and change every expected figure."""
+    import os
+
+    previous = os.environ.get("PAPERTRADE_CACHE_DIR")
+    os.environ["PAPERTRADE_CACHE_DIR"] = str(tmp_path_factory.mktemp("data-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAPERTRADE_CACHE_DIR", None)
+    else:
+        os.environ["PAPERTRADE_CACHE_DIR"] = previous
+
+
 def flagship(tmp: Path, *overrides: str) -> LoadedConfig:
     """The flagship config writing its runs under ``tmp``."""
     return load_config(FLAGSHIP, [f"runs_dir={tmp}", *overrides])

@@ -71,3 +71,41 @@ def test_show_a_user_strategy_and_a_typo(tmp_path: Path,
     typo = run_cli(["strategies", "show", "momentum_rotaton"], capsys)
     assert_one_line_error(typo, 2, "unknown strategy 'momentum_rotaton'",
                           "did you mean 'momentum_rotation'?")
+
+
+def test_new_writes_a_scaffold_that_validates_and_backtests_as_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    monkeypatch.chdir(tmp_path)  # the scaffold's config keeps the default runs_dir: ./runs
+    made = run_cli(["strategies", "new", "my_trend", "--dir", "mine"], capsys)
+    assert made.code == 0, made.err
+    assert "papertrade backtest mine/my_trend.yaml" in made.out
+    config = tmp_path / "mine" / "my_trend.yaml"
+    assert run_cli(["validate", str(config)], capsys).out.strip().endswith(
+        "ok (my_trend on BTC/USDT)")
+    done = run_cli(["backtest", str(config), "--no-report", "--start", "2022-01-01"], capsys,
+                   limit=120)
+    assert done.code == 0, done.err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert (folder / "trades.csv").read_text().count("\n") > 2
+    listed = run_cli(["strategies", "list", "--strategy-path", "mine"], capsys)
+    assert "my_trend" in listed.out and "Hold the symbol while its close is above" in listed.out
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("My-Trend", "'My-Trend' is not a strategy name"),
+    ("momentum_rotation", "a strategy named 'momentum_rotation' already exists"),
+])
+def test_new_refuses_a_bad_or_taken_name(name: str, fragment: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    done = run_cli(["strategies", "new", name, "--dir", str(tmp_path)], capsys)
+    assert_one_line_error(done, 2, "NAME", fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "my_trend.yaml").write_text("mine\n")
+    done = run_cli(["strategies", "new", "my_trend", "--dir", str(tmp_path)], capsys)
+    assert_one_line_error(done, 2, "my_trend.yaml already exists", "nothing was written")
+    assert (tmp_path / "my_trend.yaml").read_text() == "mine\n"
+    assert not (tmp_path / "my_trend.py").exists()

@@ -136,3 +136,25 @@ def test_strategy_path_finds_user_strategies_with_did_you_mean(
     assert ok.code == 0, ok.err
     nowhere = run_cli(["validate", str(cfg), "--strategy-path", str(tmp_path / "none")], capsys)
     assert_one_line_error(nowhere, 2, "--strategy-path", "no folder")
+
+
+def test_an_edited_strategy_file_gets_another_run_hash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(EXAMPLE / "sma_cross.py", tmp_path / "crossing.py")
+    runs = tmp_path / "runs"
+    cfg = config(tmp_path, "{path: crossing.py, name: sma_cross}", runs, end="2021-02-28")
+
+    def backtest() -> tuple[str, dict[str, str]]:
+        before = set(runs.iterdir()) if runs.exists() else set()
+        assert run_cli(["backtest", str(cfg), "--no-report"], capsys, limit=120).code == 0
+        (folder,) = set(runs.iterdir()) - before
+        code = json.loads((folder / "manifest.json").read_text())["strategy_code"]
+        return folder.name.rsplit("-", 1)[-1], code
+
+    first, code = backtest()
+    assert code["origin"].endswith("crossing.py") and len(code["sha256"]) == 64
+    assert backtest()[0] == first  # same code, same config: same hash
+    path = tmp_path / "crossing.py"
+    path.write_text(path.read_text() + "\n# tuned\n")
+    edited, edited_code = backtest()
+    assert edited != first and edited_code["sha256"] != code["sha256"]

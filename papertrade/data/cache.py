@@ -134,11 +134,14 @@ def write_cached(
     frame: pd.DataFrame,
     covers_from: dt.date | None,
     checked_through: dt.date,
+    symbol: str | None = None,
 ) -> Path:
     """Atomically replace the cached bars of ``name`` with ``frame`` and record its range.
 
     ``covers_from`` is the first day the source was asked for (``None``: from its first bar);
-    ``checked_through`` the last day known complete. Returns the CSV's path.
+    ``checked_through`` the last day known complete; ``symbol`` the config key the bars were
+    downloaded for (``papertrade data list`` and ``source: cache`` find them by it). Returns the
+    CSV's path.
     """
     path = cache_path(cache_dir, source=source, namespace=namespace, name=name,
                       timeframe=timeframe)
@@ -152,6 +155,7 @@ def write_cached(
         "source": source,
         "namespace": namespace,
         "name": name,
+        "symbol": symbol or name,
         "timeframe": timeframe,
         "covers_from": None if covers_from is None else covers_from.isoformat(),
         "checked_through": checked_through.isoformat(),

@@ -48,6 +48,7 @@ def fetch_ccxt(
     cache_dir: Path,
     make_client: Callable[[], Any] | None = None,
     now: dt.datetime | None = None,
+    on_page: Callable[[dt.date, dt.date], None] | None = None,
 ) -> pd.DataFrame:
     """Closed daily candles of ``market`` on ``exchange`` dated within ``[start, end]``.
 
@@ -56,7 +57,8 @@ def fetch_ccxt(
     candle at ``now`` (default: the current time; naive values are taken as UTC). The cache
     under ``cache_dir/ccxt/<exchange>/`` is reused and refreshed incrementally (from the last
     cached candle on). ``make_client`` builds the ccxt client (default: the public
-    ``ccxt.<exchange>`` client with rate limiting).
+    ``ccxt.<exchange>`` client with rate limiting). ``on_page`` is called after each page with
+    the first and the last day downloaded so far (a progress bar).
 
     Raises :class:`DataError` (one line, with what to do) for an unknown exchange, an unknown
     market, an unreachable exchange, corrupt candles, or no candles in the range.
@@ -103,7 +105,7 @@ def fetch_ccxt(
     try:
         client = make_client() if make_client is not None else default_client(exchange, symbol)
         candles, reached_end = _paginate(
-            client, market, timeframe, since_ms, _day_ms(until), step_ms
+            client, market, timeframe, since_ms, _day_ms(until), step_ms, on_page
         )
     except ccxt.BadSymbol as exc:
         markets = [m for m in getattr(client, "symbols", None) or [] if m != market]
@@ -151,7 +153,8 @@ def fetch_ccxt(
         )
     if cached is not None and cached.checked_through is not None:
         checked = max(checked, cached.checked_through)
-    write_cached(cache_dir, **key, frame=merged, covers_from=covers_from, checked_through=checked)
+    write_cached(cache_dir, **key, frame=merged, covers_from=covers_from, checked_through=checked,
+                 symbol=symbol)
     return _result(merged, symbol, exchange, market, start, end)
 
 
@@ -180,7 +183,8 @@ class _TooManyPages(Exception):
 
 
 def _paginate(
-    client: Any, market: str, timeframe: str, since_ms: int, last_open_ms: int, step_ms: int
+    client: Any, market: str, timeframe: str, since_ms: int, last_open_ms: int, step_ms: int,
+    on_page: Callable[[dt.date, dt.date], None] | None = None,
 ) -> tuple[list[Sequence[Any]], bool]:
     """Every candle opening in ``[since_ms, last_open_ms]`` (and whatever pages bring beyond).
 
@@ -204,6 +208,8 @@ def _paginate(
             return rows, False
         rows.extend(fresh)
         cursor = max(int(c[0]) for c in fresh) + step_ms
+        if on_page is not None:
+            on_page(_ms_day(int(rows[0][0])), _ms_day(cursor - step_ms))
         if cursor > last_open_ms:
             return rows, True
     raise _TooManyPages(max_pages)
@@ -246,6 +252,10 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
+
+
+def _ms_day(ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date()
 
 
 def _day_ms(day: dt.date) -> int:

@@ -113,7 +113,7 @@ def fetch_yfinance(
         if cached is not None and cached.checked_through is not None:
             checked = max(checked, cached.checked_through)
         write_cached(cache_dir, **key, frame=merged, covers_from=covers_from,
-                     checked_through=checked)
+                     checked_through=checked, symbol=symbol)
     full = merge_bars(merged, new.loc[~is_final]) if (~is_final).any() else merged
     return _result(full, symbol, ticker, start, end)
 

@@ -1,4 +1,8 @@
-"""Where each symbol's bars come from: bundled, csv, yfinance or ccxt.
+"""Where each symbol's bars come from: bundled, csv, yfinance, ccxt or the cache.
+
+A symbol absent from ``data.symbols`` reads the bundled file, or its download in the data cache
+(``papertrade data download``/``update``) when that one ends later; ``source: bundled`` pins the
+bundled file, ``source: cache`` the download (see :mod:`papertrade.data.catalog`).
 
 ``load_market`` is the data layer's entry point: it loads and validates every symbol a strategy
 reads, stamps availability times and returns the aligned :class:`MarketHistory`.
@@ -20,6 +24,7 @@ Every WARNING is also kept in the origin's ``warnings`` list (the run folder's m
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from loguru import logger
 
 from papertrade.config import (
     BundledSource,
+    CacheSource,
     CcxtSource,
     CsvSource,
     DataConfig,
@@ -44,6 +50,13 @@ from papertrade.data.bars import (
     frame_digest,
     read_bundled,
     read_ohlcv_csv,
+)
+from papertrade.data.catalog import (
+    CacheEntry,
+    bundled_last,
+    default_remote,
+    find_cached,
+    read_entry,
 )
 from papertrade.data.history import DEFAULT_MAX_STALENESS, MarketHistory, SymbolBars
 from papertrade.data.validate import MAX_GAP_WARNINGS, find_gaps, validate_bars
@@ -70,8 +83,32 @@ def max_staleness(data: DataConfig) -> dict[str, pd.Timedelta]:
 
 
 def source_for(symbol: str, data: DataConfig) -> SymbolSource:
-    """The configured source of ``symbol``, or the bundled data set."""
-    return data.symbols.get(symbol, BundledSource())
+    """The configured source of ``symbol``: for a symbol absent from ``data.symbols``, the
+    cache when it holds bars of it ending after the bundled ones, else the bundled data set."""
+    if symbol in data.symbols:
+        return data.symbols[symbol]
+    entry = find_cached(data.cache_dir, symbol, data.timeframe)
+    if entry is not None:
+        last = bundled_last(symbol)
+        if last is None or entry.last > last:
+            return CacheSource(source="cache")
+    return BundledSource()
+
+
+def cached_entry(symbol: str, source: CacheSource, data: DataConfig) -> CacheEntry:
+    """The download ``source`` reads; a one-line :class:`DataError` with the fix when none."""
+    entry = find_cached(data.cache_dir, symbol, data.timeframe, source.provider)
+    if entry is not None:
+        return entry
+    provider = source.provider or default_remote(symbol)[0]
+    command = f"papertrade data download {symbol} --source {provider}"
+    bundled = (f", or use the bundled data: --set data.symbols.{symbol}.source=bundled"
+               if bundled_file(symbol).is_file() else "")
+    where = data.cache_dir.expanduser()
+    raise DataError(one_line(
+        f"{symbol}: no downloaded {data.timeframe} bars in the cache {where}"
+        f"{' from ' + source.provider if source.provider else ''}; run `{command}`{bundled}",
+        400))
 
 
 def check_symbols(symbol_keys: Mapping[str, str], data: DataConfig, file: str) -> None:
@@ -79,7 +116,9 @@ def check_symbols(symbol_keys: Mapping[str, str], data: DataConfig, file: str) -
     bundled = bundled_symbols()
     for key, symbol in symbol_keys.items():
         source = source_for(symbol, data)
-        if isinstance(source, BundledSource) and symbol not in bundled:
+        if isinstance(source, CacheSource):
+            cached_entry(symbol, source, data)
+        elif isinstance(source, BundledSource) and symbol not in bundled:
             hint = did_you_mean(symbol, bundled)
             raise capped(ConfigError(
                 file, key, f"no data for {one_line(repr(symbol), 60)}",
@@ -99,6 +138,15 @@ def load_symbol(
         frame = read_bundled(symbol)  # read in the symbol's default calendar
         where = f"bundled {bundled_file(symbol).name}"
         origin: dict[str, object] = {"source": "bundled", "file": bundled_file(symbol).name}
+    elif isinstance(source, CacheSource):
+        entry = cached_entry(symbol, source, data)
+        frame = read_entry(entry)
+        where = f"cached {entry.label}"
+        origin = {"source": "cache", "provider": entry.provider, "file": str(entry.path)}
+        if symbol not in data.symbols:
+            frame, origin = _after_bundled(symbol, frame, origin)
+            logger.info("{}: reading the download ({}, through {}) instead of the bundled file",
+                        symbol, entry.label, entry.last)
     elif isinstance(source, CsvSource):
         path = resolve_path(source.path, base_dir)
         frame = read_ohlcv_csv(path, calendar=calendar)
@@ -127,6 +175,21 @@ def load_symbol(
         raise DataError(f"{symbol}: unsupported source {source!r}")
     return checked_bars(symbol, frame, where=where, calendar=calendar, origin=origin,
                         today=today, max_age=max_staleness(data)[calendar])
+
+
+def _after_bundled(symbol: str, frame: pd.DataFrame, origin: dict[str, object]
+                   ) -> tuple[pd.DataFrame, dict[str, object]]:
+    """A download that starts after the bundled file (``data download --since``) continues
+    the bundled bars: those dated before its first bar come first (recorded in the origin)."""
+    if not bundled_file(symbol).is_file():
+        return frame, origin
+    bundled = read_bundled(symbol)
+    before = bundled.loc[bundled.index < frame.index[0]]
+    if before.empty:
+        return frame, origin
+    spliced = pd.concat([before.loc[:, frame.columns], frame])
+    return spliced, {**origin, "bundled_until": f"{before.index[-1]:%Y-%m-%d}",
+                     "bundled_file": bundled_file(symbol).name}
 
 
 def checked_bars(symbol: str, frame: pd.DataFrame, *, where: str, calendar: Calendar,
@@ -197,6 +260,30 @@ def report_staleness(
             origin["warnings"] = [*(previous if isinstance(previous, list) else []), *found]
         messages.extend(found)
     return messages
+
+
+STALE_AFTER_DAYS = 7
+
+
+def stale_data_warning(history: MarketHistory, origins: Mapping[str, Mapping[str, object]],
+                       config_file: str, today: dt.date | None = None) -> str | None:
+    """One line when a run's last bar is more than :data:`STALE_AFTER_DAYS` days before
+    ``today`` (default: today's UTC date): how old, the stalest symbol (the earliest last bar
+    of every symbol read) and the command that refreshes the data; ``None`` when fresh."""
+    if not len(history.clock):
+        return None
+    today = today or dt.datetime.now(dt.UTC).date()
+    last = pd.Timestamp(history.labels()[-1]).date()
+    age = (today - last).days
+    if age <= STALE_AFTER_DAYS:
+        return None
+    lasts = {s: str(o["last"]) for s, o in origins.items() if o.get("last")}
+    stalest = min(lasts, key=lambda s: lasts[s]) if lasts else ""
+    ties = sum(1 for day in lasts.values() if day == lasts.get(stalest))
+    who = (f"; stalest: {stalest}{f' and {ties - 1} more' if ties > 1 else ''}, last bar "
+           f"{lasts[stalest]}" if stalest else "")
+    return (f"the data end {last}, {age} days ago{who}; refresh them with "
+            f"`papertrade data update {shlex.quote(config_file)}`")
 
 
 def _before_first_bar(history: MarketHistory, symbol: str, label: object = None) -> str:

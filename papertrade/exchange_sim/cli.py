@@ -27,6 +27,7 @@ import typer
 app = typer.Typer(
     help="A local exchange speaking Binance's spot REST API, replaying bundled daily data.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -147,7 +148,9 @@ def serve(
         )
         base_url = emulator.start()
     except (ValueError, OSError, OverflowError) as exc:
-        raise ConfigError(_WHERE, "", one_line(str(exc) or type(exc).__name__)) from None
+        text = one_line(str(exc) or type(exc).__name__)
+        raise ConfigError(_WHERE, "--symbols" if text.startswith("no bundled data") else "",
+                          text) from None
 
     banner = {
         "base_url": base_url,

@@ -42,6 +42,7 @@ from itertools import pairwise
 
 from papertrade.exchange_sim import errors
 from papertrade.exchange_sim.clock import MS_PER_DAY
+from papertrade.util.text import did_you_mean
 
 QUOTE_ASSET = "USDT"
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
@@ -366,11 +367,15 @@ class Market:
     def from_bundled(cls, symbols: list[str] | None = None, spread_bps: float = 0.0) -> Market:
         """Load ``symbols`` (config spelling or exchange ids; default: every */USDT pair)."""
         names = symbols or default_symbols()
-        wanted = {exchange_id(n) for n in names}
+        given = {exchange_id(n): n for n in names}
+        wanted = set(given)
         by_id = {exchange_id(s): s for s in default_symbols()}
         unknown = sorted(wanted - by_id.keys())
         if unknown:
-            raise ValueError(f"no bundled data for {', '.join(unknown)}")
+            hint = did_you_mean(given[unknown[0]], by_id.values())
+            raise ValueError(f"no bundled data for {', '.join(given[i] for i in unknown)}; "
+                             f"{hint + ' ' if hint else ''}bundled pairs: "
+                             f"{', '.join(sorted(by_id.values()))}")
         return cls([load_symbol(by_id[i]) for i in sorted(wanted)], spread_bps)
 
     def get(self, symbol_id: str) -> ReplayedSymbol:

@@ -1,9 +1,12 @@
-"""``papertrade live --check``: what a live run would need, checked without sending anything.
+"""``papertrade live --check``: what a live run needs, checked without trading anything.
 
-One line per check, ``ok`` or ``MISSING`` (something to supply) or ``REFUSED`` (papertrade will
-not run this way). For ``testnet`` the sandbox line names the mechanism: ``sandbox host
-testnet.binance.vision`` where the sandbox is a host of its own, else why it is refused (``okx's
-sandbox shares its production host www.okx.com; demo trading is a header``).
+One line per check, ``ok`` or ``FAIL`` with the fix. First what needs no request: the config,
+the keys in the environment, the sandbox mechanism (``sandbox host testnet.binance.vision``
+where the sandbox is a host of its own, else why it is refused: ``okx's sandbox shares its
+production host www.okx.com; demo trading is a header``), the emulator URL being loopback.
+When those pass, :mod:`papertrade.live.check_venue` connects as a live run would and checks
+the account (a private read), the venue, every traded symbol, the minimum notional against the
+cash, the clock skew and each data source; it sends no order.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from papertrade.config import BundledSource, LoadedConfig
+from papertrade.config import BundledSource, CacheSource, LoadedConfig
 from papertrade.strategies import Strategy
 from papertrade.util.secrets import ENV_NAME
 
@@ -22,8 +25,8 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
     b = run.broker
     problems: list[str] = []
 
-    def report(ok: bool, text: str, fix: str = "", failed: str = "MISSING") -> None:
-        say(f"{'ok     ' if ok else failed} {text}" + ("" if ok or not fix else f"; {fix}"))
+    def report(ok: bool, text: str, fix: str = "") -> None:
+        say(f"{'ok  ' if ok else 'FAIL'} {text}" + ("" if ok or not fix else f"; fix: {fix}"))
         if not ok:
             problems.append(text)
 
@@ -40,7 +43,7 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
         else:
             report(False, f"{b.exchange} testnet: {mechanism.removeprefix('refused: ')}",
                    "papertrade trades only on a sandbox with a host of its own (binance, "
-                   "bybit, ...)", failed="REFUSED")
+                   "bybit, ...)")
     elif b.mode == "emulator" and b.emulator.url:
         from papertrade.brokers.ccxt_emulator import make_emulator_client
         from papertrade.util.text import one_line
@@ -65,10 +68,14 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
             if symbol in strategy.traded_symbols():
                 continue
             source = run.data.symbols.get(symbol, BundledSource())
-            report(not isinstance(source, BundledSource),
+            report(not isinstance(source, BundledSource | CacheSource),
                    f"{key} {symbol} has a live source",
                    f"the bundled file is history only: set data.symbols.{symbol} to "
                    "{source: yfinance, ticker: ...} or {source: csv, path: ...}")
+    if not problems:
+        from papertrade.live.check_venue import venue_checks
+
+        venue_checks(loaded, strategy, report)
     return problems
 
 

@@ -47,6 +47,8 @@ class WallClock:
 class SimulatedClock:
     """Time that jumps to each wake-up instantly; ``on_move`` follows every jump."""
 
+    simulated = True  # waits take no real time
+
     def __init__(self, start: pd.Timestamp,
                  on_move: Callable[[pd.Timestamp], None] | None = None) -> None:
         self._now = utc(start)

@@ -25,6 +25,7 @@ from loguru import logger
 from papertrade.brokers.base import Fill, LiveBroker, OrderState
 from papertrade.errors import BrokerRejected, BrokerUnavailable
 from papertrade.journal import Journal
+from papertrade.live import events as ev
 
 T = TypeVar("T")
 UNRESOLVED = ("planned", "submitting", "unknown")
@@ -67,8 +68,10 @@ class OrderExecutor:
     """Executes a decision's journalled plan against a broker, exactly once per order."""
 
     def __init__(self, broker: LiveBroker, journal: Journal, policy: RetryPolicy,
-                 quote: str, now: Callable[[], pd.Timestamp]) -> None:
+                 quote: str, now: Callable[[], pd.Timestamp],
+                 bus: ev.EventBus | None = None) -> None:
         self.broker = broker
+        self.bus = bus or ev.EventBus()
         self.journal = journal
         self.policy = policy
         self.quote = quote
@@ -78,6 +81,7 @@ class OrderExecutor:
         logger.warning(message)
         self.journal.event(self.now(), "warning", "retry", message)
         self.journal.commit()
+        self.bus.emit(ev.Retry(self.now(), message))
 
     def call(self, what: str, call: Callable[[], T],
              transient: tuple[type[Exception], ...] = (BrokerUnavailable,)) -> T:
@@ -133,6 +137,7 @@ class OrderExecutor:
                                    f"{side} {qty:.8g} {symbol} ({coid}): {exc}")
                 self.journal.commit()
                 logger.warning("order {} rejected: {}", coid, exc)
+                self.bus.emit(ev.Rejection(self.now(), coid, symbol, side, qty, str(exc)))
                 return None
             except BrokerUnavailable as exc:
                 self.retry_event(f"order {coid}: {exc}; looking it up before any re-send")
@@ -155,6 +160,8 @@ class OrderExecutor:
         status = "filled" if state.status == "filled" else state.status
         self._mark(state.client_order_id, state.symbol, state.side, state.qty, status, "",
                    response=state.raw)
+        self.bus.emit(ev.OrderPlaced(self.now(), state.client_order_id, state.symbol,
+                                     state.side, state.qty, status))
         fills = state.fills or tuple(
             f for f in self.call(f"trades {state.symbol}",
                                  lambda: self.broker.trades(state.symbol))
@@ -166,11 +173,16 @@ class OrderExecutor:
 
     def journal_fill(self, fill: Fill) -> bool:
         """Record one execution unless its trade id is already journalled."""
-        return self.journal.fill(
-            fill.client_order_id, time=pd.Timestamp(fill.time_ms, unit="ms", tz="UTC"),
+        time = pd.Timestamp(fill.time_ms, unit="ms", tz="UTC")
+        new = self.journal.fill(
+            fill.client_order_id, time=time,
             symbol=fill.symbol, side=fill.side, qty=fill.qty, price=fill.price, fee=fill.fee,
             fee_currency=fill.fee_currency, trade_id=fill.trade_id,
         )
+        if new:
+            self.bus.emit(ev.Trade(time, fill.client_order_id, fill.symbol, fill.side, fill.qty,
+                                   fill.price, fill.fee, fill.fee_currency))
+        return new
 
     def _mark(self, coid: str, symbol: str, side: str, qty: float, status: str, reason: str,
               request: object = None, response: object = None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from papertrade.config import BundledSource, CsvSource, DataConfig
+from papertrade.config import BundledSource, CacheSource, CsvSource, DataConfig
 from papertrade.data.bars import COLUMNS, available_at
 from papertrade.data.history import MarketHistory, SymbolBars
 from papertrade.data.sources import checked_bars, load_symbol, max_staleness
@@ -68,7 +68,7 @@ class LiveMarketFeed:
 
     def _static_source(self, symbol: str) -> bool:
         source = self.data.symbols.get(symbol, BundledSource())
-        return isinstance(source, BundledSource | CsvSource)
+        return isinstance(source, BundledSource | CsvSource | CacheSource)
 
     def _first_load(self, symbol: str, now: pd.Timestamp) -> SymbolBars:
         """The history of ``symbol`` up to ``now`` (paginated, cached, fully validated); empty

@@ -26,6 +26,8 @@ from papertrade.config import RunConfig
 from papertrade.data.history import MarketHistory
 from papertrade.errors import BrokerUnavailable, DataError
 from papertrade.journal import Journal, iso
+from papertrade.live import events as ev
+from papertrade.live import readiness
 from papertrade.live.clock import Clock
 from papertrade.live.execution import OrderExecutor
 from papertrade.live.feed import LiveMarketFeed
@@ -51,7 +53,7 @@ class LiveTrader:
     def __init__(self, *, run: RunConfig, strategy: Strategy, broker: LiveBroker,
                  feed: LiveMarketFeed, clock: Clock, journal: Journal, folder: Path,
                  executor: OrderExecutor, kernel: Trader,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, bus: ev.EventBus | None = None) -> None:
         self.run = run
         self.strategy = strategy
         self.broker = broker
@@ -66,6 +68,10 @@ class LiveTrader:
         self.stop = stop or threading.Event()
         self.stop_reason = ""
         self.last_history: MarketHistory | None = None
+        self.bus = bus or executor.bus
+        self.strict = False  # --once: refuse to decide on stale inputs, say why instead
+        self.resumed = False
+        self.skip_reason = ""
 
     # ------------------------------------------------------------------ schedule
 
@@ -109,19 +115,32 @@ class LiveTrader:
         history = self._history().truncate(time)
         self.last_history = history
         if not len(history.clock) or history.clock[-1] != time:
-            self.journal.event(time, "warning", "data",
-                               f"no traded bar closing at {iso(time)} yet: decision skipped")
+            why = readiness.missing_bar(history, time, self.broker.name) + (
+                "; retry in a minute, or run without --once to wait for it" if self.strict
+                else "; the run carries on at the next bar")
+            self.journal.event(time, "warning", "data", f"decision skipped: {why}")
             self.journal.commit()
+            self.skip_reason = why
+            self.bus.emit(ev.Skipped(self.clock.now(), time, why))
+            return False
+        stale = readiness.stale_inputs(history, time, self.feed.origins) if self.strict else []
+        if stale:
+            self.skip_reason = "; ".join(stale)
+            self.bus.emit(ev.Skipped(self.clock.now(), time, self.skip_reason))
             return False
         row = self._latest_row(history)
         cash, positions = self.portfolio()
         prices = self.prices([s for s in self.traded if row.targets.get(s, 0) > 0
                               or s in positions])
-        self.kernel.mark(time, row.label, cash, positions, prices)
+        equity = self.kernel.mark(time, row.label, cash, positions, prices)
         self.kernel.decide(row, cash, positions, prices)
         planned = self.kernel.plan(cash, positions, prices)
         self.journal.commit()
         logger.info("{} {}: {} ({} orders)", iso(time), row.label, row.reason, len(planned))
+        self.bus.emit(ev.Decision(
+            self.clock.now(), row.label, row.reason, dict(row.targets), len(planned), equity,
+            cash, positions, {s: float(c.iloc[-1]) for s, c in history.dated_closes(
+                self.strategy.benchmark_symbols()).items() if len(c)}))
         if planned:
             self.executor.execute(time, self._resize)
         if self.kernel.risk.halted:
@@ -142,6 +161,7 @@ class LiveTrader:
         flattened account (replacing this time's mark) and stop the run."""
         self.mark(time, label)
         self.request_stop(str(self.kernel.risk.kill.fired if self.kernel.risk.kill else ""))
+        self.bus.emit(ev.KillSwitch(self.clock.now(), self.stop_reason))
 
     def _through_outages(self, what: str, action: Callable[[], T], attempts: int = 10
                          ) -> T | None:
@@ -155,6 +175,7 @@ class LiveTrader:
                 logger.warning(message)
                 self.journal.event(self.clock.now(), "warning", "outage", message)
                 self.journal.commit()
+                self.bus.emit(ev.Retry(self.clock.now(), message))
                 if self.stop.wait(self.run.live.backoff_max_seconds):
                     return None
         raise BrokerUnavailable(f"{what}: exchange unavailable after {attempts} rounds of "
@@ -242,14 +263,32 @@ class LiveTrader:
     # ------------------------------------------------------------------ the loop
 
     def run_until(self, until: pd.Timestamp | None, once: bool = False) -> LoopOutcome:
-        """Decide at every bar close until ``until`` (inclusive), a stop, or one step."""
+        """Decide at every bar close until ``until`` (inclusive), a stop, or one step.
+
+        ``once``: decide on the latest bar closed now (waiting out the decision delay), or
+        say exactly why not (:class:`~papertrade.live.events.Skipped`), then stop."""
         decisions = 0
+        self.strict = once
         if self._through_outages("start", self._start) is None:
             return LoopOutcome(0, self.stop_reason or "stopped")
         last = self.last_decided()
-        start = last if last is not None else self.clock.now() - pd.Timedelta(microseconds=1)
-        when = self.next_decision(start)
+        self.resumed = last is not None
+        if once:
+            when = self.clock.now().floor("D")
+        else:
+            start = last if last is not None else self.clock.now() - pd.Timedelta(microseconds=1)
+            when = self.next_decision(start)
+        # the first bar of the window (data.start / the emulator's start) closes a day later
+        when = max(when, pd.Timestamp(self.feed.start, tz="UTC") + pd.Timedelta(days=1))
         delay = pd.Timedelta(seconds=self.run.live.decision_delay_seconds)
+        self.bus.emit(ev.Started(self.clock.now(), self.folder, self.run.broker.mode,
+                                 self.broker.name, self.run.name, self.quote, self.run.broker.cash,
+                                 when, until, self.resumed))
+        if once and last is not None and last >= when:
+            why = ("already decided in this run; the next bar closes at "
+                   f"{iso(self.next_decision(when))}")
+            self.bus.emit(ev.Skipped(self.clock.now(), when, why))
+            return LoopOutcome(0, f"--once: {why}")
         while not self.stop.is_set():
             if until is not None and when > until:
                 last_bar = (until - pd.Timedelta(days=1)).date()
@@ -258,6 +297,7 @@ class LiveTrader:
             if self.kill_file_present():
                 self.request_stop(f"kill file {self.run.risk.kill_file}")
                 break
+            self._announce_wait(when, when + delay)
             if not self.clock.sleep_until(when + delay, self.stop):
                 break
             if self.kill_file_present():  # it may have appeared while we slept
@@ -268,8 +308,16 @@ class LiveTrader:
             if decided is None:
                 break
             decisions += int(decided)
-            if once and decided:
-                self.stop_reason = "--once"
+            if once:
+                self.stop_reason = self.stop_reason or (
+                    "--once" if decided else f"--once: {self.skip_reason}")
                 break
             when = self.next_decision(when)
         return LoopOutcome(decisions, self.stop_reason or "stopped")
+
+    def _announce_wait(self, decision: pd.Timestamp, due: pd.Timestamp) -> None:
+        now = self.clock.now()
+        real = 0.0 if getattr(self.clock, "simulated", False) else (due - now).total_seconds()
+        why = ("live.decision_delay_seconds after the close" if due > decision
+               else "the next bar close")
+        self.bus.emit(ev.Waiting(now, decision, due, max(real, 0.0), why))

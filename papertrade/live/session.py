@@ -26,12 +26,16 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
-from papertrade.errors import ConfigError, RunFolderError
+from papertrade.config_effective import LIVE_HEADER, effective_config
+from papertrade.errors import ConfigError, PapertradeError, RunFolderError
 from papertrade.journal import Journal
+from papertrade.live import events as ev
+from papertrade.live.attempts import decided, journal_error
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.loop import LiveTrader
+from papertrade.live.window import check_until, replay_start
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
     create_run_folder,
@@ -45,7 +49,7 @@ from papertrade.runfolder import (
 )
 from papertrade.strategies import Strategy
 from papertrade.trader import Trader
-from papertrade.util.secrets import ENV_NAME, masking_filter, secret_values
+from papertrade.util.secrets import ENV_NAME, mask, masking_filter, secret_values
 
 
 @dataclass
@@ -105,7 +109,7 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
     """Build the mode's broker, clock and market-data client."""
     run = loaded.run
     b = run.broker
-    start = b.emulator.start or run.data.start or dt.date.today() - dt.timedelta(days=400)
+    start = replay_start(run)
     if b.mode == "emulator":
         return _wire_emulator(loaded, strategy, start)
     if b.mode == "testnet":
@@ -216,11 +220,14 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
 
 
 def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | None:
-    """The latest unfinished run of the same config: a plain restart carries it on."""
+    """The latest unfinished run of the same config: a plain restart carries it on.
+
+    A run that failed before its first decision has nothing to carry on: a restart gets a
+    folder of its own, so that each failed attempt keeps its error (``runs show``)."""
     candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
     for folder in reversed(candidates):
         status = (_manifest(folder) or {}).get("status")
-        if status in ("running", "failed"):
+        if status == "running" or (status == "failed" and decided(folder)):
             return folder
     return None
 
@@ -270,7 +277,9 @@ def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | Non
                     signal=getattr(strategy.params, "signal", None),
                     start=None, end=None, data={}, secrets=secrets)
     write_json(folder / "manifest.json", meta)
-    write_config(folder, loaded.raw, secrets=secrets)
+    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
+                                 run.data.start, run.data.end)
+    write_config(folder, effective, secrets=secrets, header=LIVE_HEADER)
     return folder, meta
 
 
@@ -301,16 +310,21 @@ def graceful_signals(trader: LiveTrader) -> Iterator[None]:
 
 
 def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None = None,
-             once: bool = False, resume: Path | None = None) -> LiveResult:
-    """Run (or resume) a live paper-trading session until ``until``, ``--once`` or a stop."""
+             once: bool = False, resume: Path | None = None,
+             bus: ev.EventBus | None = None) -> LiveResult:
+    """Run (or resume) a live paper-trading session until ``until``, ``--once`` or a stop;
+    ``bus`` receives the run's :mod:`~papertrade.live.events` (the terminal view, notifiers)."""
     from papertrade.runfolder.export import export
 
     run: RunConfig = loaded.run
+    if resume is None:
+        check_until(loaded, until)
     folder, meta = open_run_folder(loaded, strategy, resume)
     secrets = secret_values(loaded.raw)
     sink = logger.add(folder / "run.log", level="INFO", filter=masking_filter(secrets))
     journal = Journal(folder / "journal.sqlite")
     wiring: Wiring | None = None
+    bus = bus or ev.EventBus()
     try:
         wiring = wire(loaded, strategy, folder)
         journal.set_meta({"mode": run.broker.mode, "strategy": strategy.name,
@@ -332,13 +346,13 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         policy = RetryPolicy(attempts=run.live.retries, base_seconds=run.live.backoff_seconds,
                              max_seconds=run.live.backoff_max_seconds, sleep=pause)
         executor = OrderExecutor(wiring.broker, journal, policy, run.broker.quote,
-                                 wiring.clock.now)
+                                 wiring.clock.now, bus)
         kernel = Trader.for_run(run, journal=journal, policy=strategy.rebalance,
                                 venue=BrokerVenue(wiring.broker), run_tag=run_tag(folder),
                                 dust_notional=run.live.dust_notional)
         trader = LiveTrader(run=run, strategy=strategy, broker=wiring.broker, feed=feed,
                             clock=wiring.clock, journal=journal, folder=folder,
-                            executor=executor, kernel=kernel, stop=stop)
+                            executor=executor, kernel=kernel, stop=stop, bus=bus)
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)
@@ -350,10 +364,18 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         meta.update(start=metrics.get("start"), end=metrics.get("end"), data=feed.origins,
                     stop_reason=outcome.stop_reason)
         finish_manifest(folder, meta, "finished", secrets=secrets)
+        end = metrics.get("end_equity")
+        bus.emit(ev.Stopped(wiring.clock.now(), outcome.stop_reason, outcome.decisions,
+                            float(end) if isinstance(end, int | float) else None))
         return LiveResult(folder, outcome.decisions, outcome.stop_reason, metrics)
     except BaseException as exc:
-        finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
-                        secrets=secrets)
+        error = f"{type(exc).__name__}: {exc}"
+        finish_manifest(folder, meta, "failed", error=error, secrets=secrets)
+        now = wiring.clock.now() if wiring is not None else pd.Timestamp.now(tz="UTC")
+        journal_error(journal, now, error, secrets)
+        code = (exc.exit_code if isinstance(exc, PapertradeError)
+                else 130 if isinstance(exc, KeyboardInterrupt) else 1)
+        bus.emit(ev.Crashed(now, mask(error, secrets), code))
         raise
     finally:
         journal.close()

@@ -24,6 +24,7 @@ app = typer.Typer(
     name="runs",
     help="Review logged runs: list them, show one, compare several, write HTML reports.",
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -40,6 +41,13 @@ RunsDir = Annotated[
 RunArg = Annotated[
     str, typer.Argument(help="run folder path, run id, unique prefix of one, or 'latest'")
 ]
+
+
+def _width() -> int | None:
+    """The width ``runs list`` fits: the terminal's or COLUMNS; 0 (unlimited) when piped."""
+    import os
+
+    return 0 if not sys.stdout.isatty() and "COLUMNS" not in os.environ else None
 
 
 def _console() -> Console:
@@ -68,15 +76,30 @@ def list_runs(
              "trades, name or id")] = "created",
     reverse: Annotated[bool, typer.Option("--reverse", help="flip the sort order")] = False,
     limit: Annotated[int | None, typer.Option(help="show at most this many", min=1)] = None,
+    show_keys: Annotated[list[str] | None, typer.Option(
+        "--show", metavar="KEY",
+        help="add a column with this setting of each run's config.yaml, e.g. "
+             "strategy.params.exit.ma_days (repeatable)")] = None,
 ) -> None:
-    """A table of runs: id, mode, name, period, status, return, max drawdown, Sharpe, trades."""
+    """A table of runs: id, mode, name, period, status, return, max drawdown, Sharpe, trades.
+
+    Fitted to the terminal: at a narrow width the least useful columns go first (mode, trades,
+    name: the id holds both), then long cells wrap inside their column.
+    """
     from papertrade.report.listing import order, scan, select
     from papertrade.report.terminal import render_list
 
     headers = scan(runs_dir)
     chosen = order(select(headers, mode=mode, strategy=strategy, since=since, status=status),
                    sort, reverse)
-    render_list(chosen[:limit] if limit else chosen, _console(), len(headers), f"{runs_dir}")
+    chosen = chosen[:limit] if limit else chosen
+    shown = []
+    if show_keys:
+        from papertrade.runfolder.settings import read_settings
+
+        settings = [read_settings(h.path)[0] for h in chosen]
+        shown = [(key, settings) for key in show_keys]
+    render_list(chosen, _console(), len(headers), f"{runs_dir}", shown, width=_width())
 
 
 @app.command("show")
@@ -122,8 +145,11 @@ def compare(
 
     if len(runs) < 2:
         raise RunFolderError("compare needs two or more runs; `papertrade runs list` shows ids")
+    from papertrade.runfolder.settings import read_settings
+
     paths = [resolve_run(r, runs_dir) for r in runs]
-    render_compare([read_header(p) for p in paths], _console())
+    settings = [read_settings(p)[0] for p in paths]
+    render_compare([read_header(p) for p in paths], _console(), settings)
     if out is None:
         digest = hashlib.sha256("\n".join(p.name for p in paths).encode()).hexdigest()[:8]
         out = subfolder(runs_dir, COMPARE_DIR) / f"compare-{digest}.html"

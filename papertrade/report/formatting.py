@@ -118,8 +118,9 @@ def fmt_qty(value: Any) -> str:
     return text or "0"
 
 
-def fmt_inputs(inputs: Any, limit: int = 6) -> str:
-    """A decision's inputs JSON as ``key=value`` pairs (prices with 2 decimals)."""
+def fmt_inputs(inputs: Any, limit: int = 6, sep: str = ", ") -> str:
+    """A decision's inputs JSON as ``key=value`` pairs joined by ``sep`` (prices with 2
+    decimals)."""
     if not isinstance(inputs, dict):
         return "" if inputs is None else str(inputs)
     parts: list[str] = []
@@ -132,18 +133,19 @@ def fmt_inputs(inputs: Any, limit: int = 6) -> str:
             parts.append(f"{key}={fmt_price(value)}")
     if len(inputs) > limit:
         parts.append(f"+{len(inputs) - limit} more")
-    return ", ".join(parts)
+    return sep.join(parts)
 
 
-def fmt_weights(targets: Any) -> str:
-    """Target weights ``{"BTC/USDT": 1.0}`` as ``BTC/USDT 100 %``; empty -> ``cash``."""
+def fmt_weights(targets: Any, sep: str = ", ") -> str:
+    """Target weights ``{"BTC/USDT": 1.0}`` as ``BTC/USDT 100 %`` joined by ``sep``; empty ->
+    ``cash``."""
     if not isinstance(targets, dict):
         return "" if targets is None else str(targets)
     held = [(s, w) for s, w in targets.items() if is_number(w) and abs(float(w)) > 1e-12]
     if not held:
         return "cash"
     held.sort(key=lambda item: -float(item[1]))
-    return ", ".join(f"{s} {float(w) * 100:.0f} %" for s, w in held)
+    return sep.join(f"{s} {float(w) * 100:.0f} %" for s, w in held)
 
 
 def arrow(text: str) -> str:

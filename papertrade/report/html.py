@@ -43,6 +43,14 @@ from papertrade.report.html_parts import page, table
 from papertrade.report.placement import report_target, subfolder
 from papertrade.runfolder import read_header
 from papertrade.runfolder.layout import ASSETS_DIR
+from papertrade.runfolder.settings import (
+    data_origins,
+    differing,
+    read_settings,
+    run_labels,
+    sections,
+    value_of,
+)
 from papertrade.util.text import one_line
 
 MAX_TRADES: Final = 2000
@@ -160,6 +168,29 @@ def facts_section(d: RunDetails) -> str:
     return f'<div class="facts">{cells}</div>{notes_html}'
 
 
+def configuration_section(d: RunDetails) -> str:
+    """Every setting of the run's config.yaml by section (strategy parameters, data, broker,
+    risk, live), and the data each symbol came from with its first and last bar."""
+    settings, problem = read_settings(d.header.path)
+    parts = []
+    for name, rows in sections(settings):
+        prefix = "" if name == "other" else f"{name}."
+        cells = "".join(f'<tr data-key="{escape(prefix + key)}"><th>{escape(key)}</th>'
+                        f"<td>{escape(value)}</td></tr>" for key, value in rows)
+        parts.append(f'<table class="kv settings" id="settings-{escape(name)}">'
+                     f"<caption>{escape(name)}</caption>{cells}</table>")
+    if not parts:
+        parts.append(f'<p class="missing" id="settings-missing">no settings: '
+                     f"{escape(problem or 'config.yaml is empty')}</p>")
+    origins = data_origins(d.header.manifest)
+    data_rows = [[escape(o.symbol), escape(o.source), escape(o.first), escape(o.last),
+                  escape(o.rows)] for o in origins]
+    data = table("data-origins", ["symbol", "source", "first bar", "last bar", "bars"],
+                 data_rows,
+                 "data: each symbol's source and its last bar", empty="not recorded")
+    return f'<div class="config">{"".join(parts)}{data}</div>'
+
+
 def decisions_section(d: RunDetails) -> str:
     rows = [[escape(str(r.get("date", ""))), escape(arrow(str(r.get("reason", "")))),
              escape(fmt_weights(r.get("targets"))), escape(fmt_inputs(r.get("inputs"), 8)),
@@ -230,6 +261,7 @@ def render_report(run_dir: Path, js_tag: str) -> str:
         f"<header><h1>{escape(h.name or h.run_id)}</h1><p class='id'>{escape(h.run_id)}</p>"
         f"{facts_section(d)}</header>"
         f"<h2>Metrics</h2>{metrics_section(d)}"
+        f"<h2>Configuration</h2>{configuration_section(d)}"
         f"<h2>Charts</h2>{charts_section(d, frames)}"
         f"<h2>Positions</h2>{positions_section(d)}"
         f"<h2>Why it traded</h2>{decisions_section(d)}"
@@ -281,19 +313,28 @@ def write_compare(run_dirs: list[Path], out: Path, asset_root: Path, *,
                   inline_js: bool = False) -> Path:
     """One page: every run's growth of 1 on one chart, metrics side by side."""
     headers = [read_header(p) for p in run_dirs]
+    settings = [read_settings(p)[0] for p in run_dirs]
+    labels = run_labels(headers, settings)
     curves = {}
-    for h in headers:
+    for h, name in zip(headers, labels, strict=True):
         frames = load_frames(h)
         if frames.equity is not None:
-            curves[f"{h.name or h.run_id} ({h.run_id[-8:]})"] = frames.equity
+            curves[name] = frames.equity
     keys = [k for k in LABELS if any(k in (h.metrics or {}) for h in headers)]
-    head = ["metric", *(escape(h.run_id) for h in headers)]
+    head = ["metric", *(f'<span class="label">{escape(name)}</span><br>'
+                        f'<span class="id">{escape(h.run_id)}</span>'
+                        for h, name in zip(headers, labels, strict=True))]
     rows = [["status", *(escape(h.status) for h in headers)]]
     rows += [[escape(label(k)), *(escape(fmt_metric(k, (h.metrics or {}).get(k), h.quote))
                                   if k in (h.metrics or {}) else "" for h in headers)]
              for k in keys]
+    diff = differing(settings)
+    diff_rows = [[escape(key), *(escape(value_of(one, key)) for one in settings)]
+                 for key in diff]
     body = (f"<header><h1>Comparing {len(headers)} runs</h1></header>"
-            f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
+            + table("compare-settings", ["setting", *head[1:]], diff_rows,
+                    "settings that differ", empty="none: the runs share every setting")
+            + f"<section>{figure_block('compare', charts.compare_figure(curves))}</section>"
             f"{table('compare-metrics', head, rows, 'metrics side by side')}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,8 @@ caption { caption-side: top; text-align: left; color: var(--muted); padding-bott
 #decisions td:nth-child(4) { color: var(--muted); font-size: 12px; }
 .scroll { max-height: 420px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
 .buy { color: #17633a; } .sell { color: #9b1c1c; }
+.config { display: flex; flex-wrap: wrap; gap: 4px 40px; align-items: flex-start; }
+table.settings td { text-align: left; font-family: ui-monospace, monospace; font-size: 13px; }
 .metrics { display: flex; flex-wrap: wrap; gap: 8px 48px; align-items: flex-start; }
 #decisions, #trades, #problems { width: 100%; }
 #decisions td:first-child { white-space: nowrap; }

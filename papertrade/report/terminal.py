@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from rich.console import Console, Group
@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from papertrade.report.columns import GAP, Column, layout
 from papertrade.report.details import RunDetails
 from papertrade.report.formatting import (
     BENCHMARK_KEYS,
@@ -26,6 +27,14 @@ from papertrade.report.formatting import (
     label,
 )
 from papertrade.runfolder import RunHeader
+from papertrade.runfolder.settings import (
+    data_origins,
+    differing,
+    last_bars,
+    run_labels,
+    short_key,
+    value_of,
+)
 
 STATUS_STYLE: Final = {
     "finished": "green", "running": "bold cyan", "crashed": "bold red",
@@ -55,57 +64,71 @@ def _note(header: RunHeader) -> str:
     return header.notes[0] if header.notes else ""
 
 
-_LIST_COLUMNS: Final = ("run id", "mode", "name", "period", "status",
-                        "return", "max DD", "Sharpe", "trades", "note")
-_RIGHT: Final = frozenset({"return", "max DD", "Sharpe", "trades"})
+#: ``runs list``'s columns; at a narrow width the least useful go first (the name and mode
+#: are part of the run id)
+LIST_COLUMNS: Final = (
+    Column("run id", 100, wrap_to=30), Column("mode", 20), Column("name", 45, wrap_to=12),
+    Column("period", 55, wrap_to=12), Column("status", 80), Column("return", 70, right=True),
+    Column("max DD", 60, right=True), Column("Sharpe", 50, right=True),
+    Column("trades", 30, right=True), Column("note", 10, wrap_to=20),
+)
 
 
-def list_rows(headers: Sequence[RunHeader]) -> list[list[str]]:
-    """The cells of ``runs list``, one row per run, as plain text."""
+def list_rows(headers: Sequence[RunHeader],
+              shown: Sequence[tuple[str, Sequence[Mapping[str, Any]]]] = ()) -> list[list[str]]:
+    """The cells of ``runs list``, one row per run, as plain text; ``shown``: (setting key,
+    each run's settings) of the ``--show`` columns, placed before the note."""
     return [
         [h.run_id, h.mode, h.name, _period(h), h.status,
          _value(h.metrics, "total_return"), _value(h.metrics, "max_drawdown"),
-         _value(h.metrics, "sharpe"), _value(h.metrics, "trades"), _note(h)]
-        for h in headers
+         _value(h.metrics, "sharpe"), _value(h.metrics, "trades"),
+         *(value_of(settings[n], key) for key, settings in shown), _note(h)]
+        for n, h in enumerate(headers)
     ]
 
 
-def render_list(headers: Sequence[RunHeader], console: Console, total: int,
-                where: str) -> None:
+def render_list(headers: Sequence[RunHeader], console: Console, total: int, where: str,
+                shown: Sequence[tuple[str, Sequence[Mapping[str, Any]]]] = (),
+                width: int | None = None) -> None:
     """The runs table, with a one-line summary of statuses.
 
-    Laid out by hand into one :class:`Text`: a rich ``Table`` measures every cell and takes
-    ~0.9 s for 500 rows, this takes ~0.05 s. The note column is cut to the terminal width.
+    Fitted to ``width`` (default: the console's; ``0``: unlimited, one line per run): the least
+    useful columns are dropped first, then long cells wrap inside their column.
     """
-    rows = list_rows(headers)
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(_LIST_COLUMNS)]
-    fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
-    room = console.width - fixed if console.is_terminal else 10_000
-    widths[-1] = max(10, min(widths[-1], room))
+    columns = [*LIST_COLUMNS[:-1], *(Column(short_key(k), 65) for k, _ in shown),
+               LIST_COLUMNS[-1]]
+    rows = list_rows(headers, shown)
+    limit = console.width if width is None else (width or None)
+    kept, widths, cells = layout(columns, rows, limit)
+    status_at = next(i for i, c in enumerate(columns) if c.title == "status")
     text = Text()
 
-    def line(cells: Sequence[str], styles: Sequence[str]) -> None:
-        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-            if len(cell) > width:
-                cell = cell[: width - 1] + "…"
-            last = i == len(cells) - 1
-            padded = cell.rjust(width) if _LIST_COLUMNS[i] in _RIGHT else cell.ljust(width)
-            text.append(cell if last else padded + "  ", styles[i] or None)
-        text.append("\n")
+    def line(parts: Sequence[Sequence[str]], styles: Sequence[str]) -> None:
+        for row in range(max(len(p) for p in parts)):
+            for n, (i, width) in enumerate(zip(kept, widths, strict=True)):
+                piece = parts[n][row] if row < len(parts[n]) else ""
+                last = n == len(kept) - 1
+                padded = piece.rjust(width) if columns[i].right else piece.ljust(width)
+                cell = padded if columns[i].right else piece
+                text.append(cell if last else padded + " " * GAP, styles[i] or None)
+            text.append("\n")
 
     if rows:
-        line(_LIST_COLUMNS, ["bold"] * len(_LIST_COLUMNS))
-    for h, row in zip(headers, rows, strict=True):
-        note_style = "magenta" if h.status == "broken" else "dim"
-        line(row, ["", "", "", "", STATUS_STYLE.get(h.status, ""), "", "", "", "", note_style])
+        line(cells[0], ["bold"] * len(columns))
+    for h, parts in zip(headers, cells[1:], strict=True):
+        styles = [""] * len(columns)
+        styles[status_at] = STATUS_STYLE.get(h.status, "")
+        styles[-1] = "magenta" if h.status == "broken" else "dim"
+        line(parts, styles)
     counts: dict[str, int] = {}
     for h in headers:
         counts[h.status] = counts.get(h.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    shown = f"{len(headers)} of {total}" if len(headers) != total else f"{total}"
-    text.append(f"{shown} run(s) in {where}" + (f": {summary}" if summary else ""), "dim")
+    shown_runs = f"{len(headers)} of {total}" if len(headers) != total else f"{total}"
     console.print(text, no_wrap=True, crop=False, overflow="ignore", soft_wrap=True,
-                  highlight=False)
+                  highlight=False, end="")
+    console.print(Text(f"{shown_runs} run(s) in {where}" + (f": {summary}" if summary else ""),
+                       style="dim"), soft_wrap=limit is None, highlight=False)
 
 
 def _value(metrics: dict[str, Any] | None, key: str, quote: str = "") -> str:
@@ -191,8 +214,11 @@ def render_show(d: RunDetails, console: Console) -> None:
             _add(table, str(p["symbol"]), fmt_qty(p.get("qty")), fmt_price(p.get("price")),
                           fmt_money(p.get("value")), fmt_pct(p.get("weight")))
         console.print(table)
+    data = data_table(d)
+    if data is not None:
+        console.print(data)
     if d.decisions:
-        console.print(decisions_table(d))
+        console.print(decisions_table(d, console.width))
     if d.trades:
         table = Table(title=f"recent trades ({len(d.trades)} of {d.trades_total})",
                       title_justify="left", box=None, header_style="bold")
@@ -200,7 +226,7 @@ def render_show(d: RunDetails, console: Console) -> None:
             table.add_column(name, justify="right" if name in ("qty", "price", "notional",
                                                                "fee") else "left")
         for t in d.trades:
-            _add(table, str(t.get("time") or t.get("date") or ""), str(t.get("symbol", "")),
+            _add(table, _when(t.get("time") or t.get("date")), str(t.get("symbol", "")),
                           Text(str(t.get("side", "")),
                                style="green" if t.get("side") == "buy" else "red"),
                           fmt_qty(t.get("qty")), fmt_price(t.get("price")),
@@ -218,29 +244,87 @@ def render_show(d: RunDetails, console: Console) -> None:
         console.print("[dim]no errors or rejections journaled[/]")
 
 
-def decisions_table(d: RunDetails) -> Table:
+#: narrower terminals leave the decisions' inputs to the report (they would fold mid-number)
+INPUTS_MIN_WIDTH: Final = 110
+
+
+def decisions_table(d: RunDetails, width: int = 200) -> Table:
+    """The latest decisions, one target and one input per line; without the inputs column
+    below :data:`INPUTS_MIN_WIDTH` columns."""
     total = f" of {d.decisions_total}" if d.decisions_total is not None else ""
+    inputs = width >= INPUTS_MIN_WIDTH
     table = Table(title=f"latest decisions (sent rebalances and the last one; "
-                  f"{len(d.decisions)}{total}) [dim]({escape(d.decisions_source)})[/]",
+                  f"{len(d.decisions)}{total}) [dim]({escape(d.decisions_source)})"
+                  f"{'' if inputs else '; inputs: in report.html or a wider terminal'}[/]",
                   title_justify="left", box=None, header_style="bold")
     table.add_column("date", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    table.add_column("targets")
-    table.add_column("inputs", overflow="fold", style="dim")
+    table.add_column("reason", overflow="fold", ratio=3)
+    table.add_column("targets", no_wrap=True)
+    if inputs:
+        table.add_column("inputs", overflow="fold", style="dim", ratio=2)
     table.add_column("sent")
     for row in d.decisions:
-        _add(table, str(row.get("date", "")), arrow(str(row.get("reason", ""))),
-                      fmt_weights(row.get("targets")), fmt_inputs(row.get("inputs")),
-                      "yes" if row.get("sent") else "no")
+        cells = [str(row.get("date", "")), arrow(str(row.get("reason", ""))),
+                 fmt_weights(row.get("targets"), sep="\n")]
+        if inputs:
+            cells.append(fmt_inputs(row.get("inputs"), sep="\n"))
+        _add(table, *cells, "yes" if row.get("sent") else "no")
     return table
 
 
-def render_compare(headers: Sequence[RunHeader], console: Console) -> None:
-    """Metrics side by side; one column per run."""
+def _when(value: Any) -> str:
+    """A journal time, short: ``2026-03-02`` at midnight UTC, else ``2026-03-02 14:05``."""
+    text = str(value or "")
+    if text.endswith(("T00:00:00Z", "T00:00:00+00:00")):
+        return text[:10]
+    return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" else text
+
+
+def data_table(d: RunDetails) -> Table | None:
+    """The data's last bar per symbol, grouped (stalest first): how fresh the run's data was."""
+    groups = last_bars(data_origins(d.header.manifest))
+    if not groups:
+        return None
+    table = Table(title="data (last bar of each symbol's source)", title_justify="left",
+                  box=None, header_style="bold")
+    table.add_column("last bar", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("symbols")
+    for last, source, symbols in groups:
+        _add(table, last, source, ", ".join(symbols))
+    return table
+
+
+def settings_table(headers: Sequence[RunHeader],
+                   settings: Sequence[Mapping[str, Any]]) -> Table:
+    """The settings whose values differ between the runs: key, then each run's value (runs
+    headed by number and hash, in the order given)."""
+    keys = differing(settings)
+    table = Table(title=f"settings that differ ({len(keys)})", title_justify="left", box=None,
+                  header_style="bold")
+    table.add_column("setting", no_wrap=True)
+    for i, h in enumerate(headers, 1):
+        table.add_column(Text(f"#{i} …{h.run_id[-8:]}"), overflow="fold")
+    for key in keys:
+        _add(table, key, *(value_of(one, key) for one in settings))
+    if not keys:
+        _add(table, Text("none: the runs share every setting", style="dim"),
+             *("" for _ in headers))
+    return table
+
+
+def render_compare(headers: Sequence[RunHeader], console: Console,
+                   settings: Sequence[Mapping[str, Any]] | None = None) -> None:
+    """The settings that differ first (``settings``: each run's, from its config.yaml), then
+    the metrics side by side; one column per run, named by what differs."""
+    chosen = list(settings) if settings is not None else [{} for _ in headers]
+    labels = run_labels(headers, chosen)
+    if settings is not None:
+        console.print(settings_table(headers, chosen))
     table = Table(box=None, header_style="bold")
     table.add_column("")
-    for h in headers:
-        title = Group(Text(h.name or h.run_id, style="bold"), Text(h.mode, style="dim"),
+    for i, (h, name) in enumerate(zip(headers, labels, strict=True), 1):
+        title = Group(Text(f"#{i} {name}", style="bold"), Text(h.mode, style="dim"),
                       Text(h.run_id.split("-")[0] + "…" + h.run_id[-8:], style="dim"))
         table.add_column(title, justify="right")
     _add(table, "status", *(status_text(h.status) for h in headers))

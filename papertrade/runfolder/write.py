@@ -75,17 +75,21 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_config(folder: Path, raw: dict[str, Any],
-                 secrets: Collection[str] | None = None) -> None:
-    """``config.yaml``: the resolved config, secrets replaced by ``***``.
+                 secrets: Collection[str] | None = None, header: str = "") -> None:
+    """``config.yaml``: the resolved config, secrets replaced by ``***``, ``header`` (if any)
+    as a leading ``#`` comment.
 
     Masked by key name and by value: ``secrets`` defaults to
     :func:`~papertrade.util.secrets.secret_values` of ``raw`` in the current environment.
+    Loading a config that still holds ``***`` fails (:func:`papertrade.config.load_config`):
+    a masked secret is never taken for its value.
     """
     import yaml
 
     known = secret_values(raw) if secrets is None else secrets
     text = yaml.safe_dump(redact_config(raw, known), sort_keys=False, default_flow_style=None)
-    (folder / CONFIG).write_text(text)
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    (folder / CONFIG).write_text(comment + text)
 
 
 def git_sha() -> str | None:

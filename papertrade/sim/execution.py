@@ -93,11 +93,13 @@ class _Run:
         self.tag = run_tag
         self.cash = float(run.broker.cash)
         self.qty = np.zeros(len(market.symbols))
+        self.index = {s: i for i, s in enumerate(market.symbols)}
         self.cost = np.zeros(len(market.symbols))  # average entry price (backtrader's)
         self.catching_up = False
         self.flattened = False
         self.out = Execution(equity=np.empty(market.rows), cash=np.empty(market.rows))
         self._fill_days: list[tuple[int, float]] = []  # (fill time ns, notional)
+        self._seen: tuple[int, int, np.ndarray] = (-1, -1, np.empty(0))
 
     # ------------------------------------------------------------------ marking
 
@@ -108,7 +110,9 @@ class _Run:
         return np.asarray(self.cash + (self.qty[held] * self.m.marks[lo:hi, held]).sum(axis=1))
 
     def _record(self, lo: int, hi: int) -> None:
-        self.out.equity[lo:hi] = self._equity(lo, hi)
+        first, last, equity = self._seen
+        self.out.equity[lo:hi] = (equity[:hi - lo] if first == lo and last >= hi
+                                  else self._equity(lo, hi))
         self.out.cash[lo:hi] = self.cash
 
     # ------------------------------------------------------------------ finding the next trade
@@ -125,6 +129,7 @@ class _Run:
             if self.risk.halted:
                 return self._flatten_from(lo)
             equity = self._equity(lo, hi)
+            self._seen = (lo, hi, equity)  # the marks of these rows, while nothing trades
             send = self._first_send(lo, hi, equity)
             upto = hi if send is None else send + 1
             fired_at = -1
@@ -147,26 +152,24 @@ class _Run:
     def _first_send(self, lo: int, hi: int, equity: np.ndarray) -> int | None:
         """First row in [lo, hi) whose drift exceeds its threshold (catch-up rows included)."""
         if self.catching_up:
-            thresholds = np.full(hi - lo, EVENT_DRIFT)
-            candidates = np.arange(hi - lo)
+            rows = np.arange(lo, hi)
+            thresholds: np.ndarray | float = EVENT_DRIFT
         else:
             every = self.d.candidates
-            rows = every[np.searchsorted(every, lo):np.searchsorted(every, hi)]
-            thresholds, candidates = self.d.thresholds[rows], rows - lo
-        if not len(candidates):
+            first, last = every.searchsorted((lo, hi))
+            rows = every[first:last]
+            thresholds = self.d.thresholds[rows]
+        if not len(rows):
             return None
-        rows = lo + candidates
-        weights = np.zeros((len(rows), len(self.qty)))
-        held = self.qty != 0
-        eq = equity[candidates]
-        if held.any():
-            positive = eq > 0
-            weights[:, held] = np.where(
-                positive[:, None],
-                self.qty[held] * self.m.marks[rows][:, held] / np.where(positive, eq, 1)[:, None],
-                0.0)
-        drift = np.abs(self.d.weights[rows] - weights).max(axis=1)
-        over = drift > (thresholds if not self.catching_up else EVENT_DRIFT)
+        # drift: the largest |target - current| weight, current = held value / equity
+        drift_rows = self.d.weights[rows]  # a copy
+        held = np.flatnonzero(self.qty)
+        if len(held):
+            eq = equity[rows - lo]
+            value = self.qty[held] * self.m.marks[rows[:, None], held]
+            drift_rows[:, held] -= np.where(eq[:, None] > 0, value / np.where(
+                eq > 0, eq, 1.0)[:, None], 0.0)
+        over = np.abs(drift_rows).max(axis=1) > thresholds
         if self.catching_up:  # a catch-up row without an event of its own at target ends it
             quiet = np.array([not self.d.events[r] for r in rows], dtype=bool)
             at_target = np.flatnonzero(~over & quiet)
@@ -206,10 +209,11 @@ class _Run:
         stamp = m.stamps[pending.row]
         opens = m.open_rows[k]
         positions = self._positions()
-        rejected = {s for s in set(pending.targets) | set(positions)
-                    if (pending.targets.get(s, 0.0) > 0 or positions.get(s, 0.0) > 0)
-                    and s not in opens}
-        self.out.rejected += len(rejected)
+        if len(opens) < len(m.symbols):  # a wanted symbol without a bar: rejected (no bar)
+            self.out.rejected += sum(
+                1 for s in set(pending.targets) | set(positions)
+                if (pending.targets.get(s, 0.0) > 0 or positions.get(s, 0.0) > 0)
+                and s not in opens)
         intents = plan_orders(pending.targets, positions, self.cash, opens, self.fills_model)
         if not pending.flatten:
             equity = self.cash + sum(q * opens[s] for s, q in positions.items() if s in opens)
@@ -219,7 +223,7 @@ class _Run:
                                              fills=self.fills_model)
             self.catching_up = bool(notes)
             self.out.rail_cuts += len(notes)
-        index = {s: i for i, s in enumerate(m.symbols)}
+        index = self.index
         fee_rate, when = self.fills_model.fee, m.fill_times[k]
         for leg, intent in enumerate(intents):
             qty = intent.qty

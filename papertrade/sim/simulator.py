@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,13 +24,12 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from papertrade.assembly import build_strategy, load_history
+from papertrade.assembly import build_strategy, load_history, run_identity
 from papertrade.config import LoadedConfig, override_config
 from papertrade.data.history import MarketHistory
 from papertrade.metrics import benchmark_metrics
 from papertrade.rebalance import send_threshold
 from papertrade.runfolder.export import buy_and_hold_curves, rails_metrics, run_metrics
-from papertrade.runfolder.write import run_digest
 from papertrade.sim.execution import DecisionArrays, execute
 from papertrade.sim.market import MarketArrays
 from papertrade.strategies import Strategy
@@ -40,24 +40,34 @@ V = TypeVar("V")
 
 
 class _Lru(Generic[K, V]):
-    """A small least-recently-used cache: memory stays flat however many configs run."""
+    """A small least-recently-used cache: memory stays flat however many configs run.
+    Thread-safe (a Dask worker may run several tasks at once on one simulator)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.items: OrderedDict[K, V] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
 
     def put(self, key: K, value: V) -> V:
-        self.items[key] = value
-        self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
-        return value
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+            return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"size": self.size, "items": self.items}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.size, self.items, self.lock = state["size"], state["items"], threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ class Simulator:
         self._data_keys: _Lru[int, tuple[Strategy, str]] = _Lru(512)
         self._data: _Lru[str, _Data] = _Lru(4)
         self._markets: _Lru[str, MarketArrays] = _Lru(8)
-        self._decisions: _Lru[str, DecisionArrays] = _Lru(256)
+        self._decisions: _Lru[str, DecisionArrays] = _Lru(64)
         self._benchmarks: _Lru[str, tuple[dict[str, pd.Series], dict[str, Any]]] = _Lru(16)
         self.decide(None)  # the base config's data and decisions, once
 
@@ -139,7 +149,9 @@ class Simulator:
         data = self._history(loaded, strategy)
         market = self._market(loaded, strategy)
         decisions = self._decisions_of(loaded, strategy)
-        tag = run_digest(loaded.raw, data.origins)[:6]
+        # the backtest's run hash (its folder's suffix) tags its client order ids
+        tag = run_identity(loaded, strategy, self.strategy_paths, self.start, self.end,
+                           market.labels, data.origins).digest[:6]
         done = execute(market, decisions, run, tag)
         curves, stats = self._benchmark(loaded, strategy, market)
         fills = done.fills_frame()

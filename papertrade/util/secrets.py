@@ -136,6 +136,23 @@ def redact_config(raw: Any, secrets: Collection[str] | None = None) -> Any:
     return mask(redact(raw), known)
 
 
+def refuse_masked(raw: Any, file: str) -> None:
+    """Raise a ConfigError naming the first value holding ``***`` (a secret masked when a run
+    folder's config.yaml was written): it must never be taken for the secret itself."""
+    from papertrade.errors import ConfigError
+
+    pending: list[tuple[str, Any]] = [("", raw)]
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{key}.{k}" if key else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, str) and MASK in value:
+            raise ConfigError(file, key, f"holds {MASK}, a secret masked when a run folder was "
+                              "written", f"set it again: --set {key}=... or ${{VAR}}")
+
+
 def masking_filter(secrets: Collection[str]) -> Callable[[Record], bool]:
     """A loguru ``filter=`` that masks ``secrets`` in each record's message (and passes it).
 

@@ -189,7 +189,7 @@ def test_check_states_the_mechanism(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert any(x.startswith("REFUSED okx testnet: okx's sandbox shares its production host "
+    assert any(x.startswith("FAIL okx testnet: okx's sandbox shares its production host "
                             "www.okx.com; demo trading is a header") for x in lines), lines
     assert not any("okx" in x and x.startswith("ok ") for x in lines)
     assert network == []

@@ -67,9 +67,13 @@ class FixtureRun:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def papertrade(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``papertrade`` command line."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def papertrade(*args: str, cwd: Path | None = None,
+               columns: int | None = 200) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``papertrade`` command line, ``columns`` wide (``None``: COLUMNS
+    unset, as a pipe into grep has it)."""
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    if columns is None:
+        env.pop("COLUMNS")
     return subprocess.run([PAPERTRADE, *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=120)
 

@@ -23,7 +23,8 @@ from report_fixtures import FixtureRun
 
 from papertrade.report import write_report
 from papertrade.report.formatting import fmt_metric
-from papertrade.runfolder import resolve_run
+from papertrade.runfolder import read_header, resolve_run
+from papertrade.runfolder.settings import read_settings, run_labels
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -232,7 +233,42 @@ def test_compare_page_draws_every_run(browser: Any, fixture_runs: Path, real_bac
     loaded = open_report(browser, page_path)
     check_charts(loaded, ["compare"])
     names = loaded.page.evaluate("document.getElementById('chart-compare').data.map(t => t.name)")
-    assert [n.rsplit(" (", 1)[1].rstrip(")") for n in names] == [p.name[-8:] for p in runs]
+    labels = run_labels([read_header(p) for p in runs], [read_settings(p)[0] for p in runs])
+    assert names == labels and len(set(names)) == len(runs)  # named by what differs
     header = loaded.page.eval_on_selector_all("#compare-metrics thead th",
                                               "cells => cells.map(c => c.innerText)")
-    assert header == ["metric", *(p.name for p in runs)]
+    assert header[0] == "metric"
+    assert [cell.splitlines() for cell in header[1:]] == [
+        [name, p.name] for name, p in zip(names, runs, strict=True)]
+
+
+def test_report_configuration_lists_every_setting(browser: Any, real_backtest: Path) -> None:
+    """Every strategy parameter (defaults included), the broker, the data range and risk are
+    shown with their values, and each symbol's source with its last bar."""
+    import yaml
+
+    from papertrade.runfolder.settings import flatten, format_value
+    from papertrade.strategies import get_strategy
+
+    loaded = open_report(browser, real_backtest / "report.html")
+    page = loaded.page
+    assert page.is_visible("text=Configuration") and page.is_visible("#settings-strategy")
+    shown = dict(page.eval_on_selector_all(
+        "table.settings tr[data-key]",
+        "rows => rows.map(r => [r.dataset.key, r.querySelector('td').innerText])"))
+    written = flatten(yaml.safe_load((real_backtest / "config.yaml").read_text()))
+    assert shown == {key: format_value(value) for key, value in written.items()}
+    strategy = get_strategy("rut_breakout_rotation", "<test>")
+    params = flatten(strategy.Params().model_dump(mode="json"), "strategy.params.")
+    assert len(params) >= 15 and set(params) <= set(shown)
+    assert shown["strategy.params.exit.ma_days"] == "50"
+    for key in ("broker.cash", "broker.fee_bps", "broker.slippage_bps", "data.start",
+                "data.end", "risk.max_order_notional", "risk.kill_drawdown"):
+        assert key in shown, key
+    metrics = json.loads((real_backtest / "metrics.json").read_text())
+    assert shown["data.end"] == metrics["end"]
+    origins = json.loads((real_backtest / "manifest.json").read_text())["data"]
+    rows = page.eval_on_selector_all(
+        "#data-origins tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    assert {row[0]: row[3] for row in rows} == {s: o["last"] for s, o in origins.items()}
+    assert loaded.errors == []

@@ -15,9 +15,9 @@ from papertrade.report.listing import scan
 
 
 def test_list_shows_every_run_with_status_and_reason(fixture_runs: Path) -> None:
-    done = papertrade("runs", "list", "--runs-dir", str(fixture_runs))
+    done = papertrade("runs", "list", "--runs-dir", str(fixture_runs), columns=None)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = done.stdout.splitlines()  # piped: one line per run, every column
     assert lines[0].split() == ["run", "id", "mode", "name", "period", "status", "return",
                                 "max", "DD", "Sharpe", "trades", "note"]
     headers = scan(fixture_runs)
@@ -36,7 +36,7 @@ def test_list_shows_every_run_with_status_and_reason(fixture_runs: Path) -> None
 
 def test_list_filters_and_sorts(fixture_runs: Path) -> None:
     done = papertrade("runs", "list", "--runs-dir", str(fixture_runs), "--status", "finished",
-                      "--sort", "return")
+                      "--sort", "return", columns=None)
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()[1:-1]
     assert sorted(r.split()[2] for r in rows) == ["old-run", "rut-breakout-rotation"]
@@ -74,7 +74,8 @@ def test_show_explains_the_latest_decisions(fixture_runs: Path) -> None:
         shown = fmt_metric("total_return", values["total_return"])
         assert re.search(rf"{re.escape(name)}\s+{re.escape(shown)}", out), name
     assert re.search(r"RUT close [\d,]+\.\d\d > prior high [\d,]+\.\d\d → breakout", out)
-    assert re.search(r"signal_close=[\d,]+\.\d\d, breakout_level=[\d,]+\.\d\d", out)
+    assert re.search(r"signal_close=[\d,]+\.\d\d", out)  # one input per line
+    assert re.search(r"breakout_level=[\d,]+\.\d\d", out)
     # brackets in journaled text are data, not terminal markup
     assert re.search(r"within \[[\d,.]+, [\d,.]+\] → hold \[in (market|cash)\]", out)
     assert "final positions at" in out

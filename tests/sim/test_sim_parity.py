@@ -2,7 +2,7 @@
 ``momentum_rotation``, its equity curve equals backtrader's ``equity.csv`` to 1e-9 relative,
 its fills equal ``trades.csv`` and its metrics ``metrics.json``.
 
-Most configs run on short windows (backtrader costs about a second per year of data); a few on
+Most configs run on one-year windows (backtrader costs about a second per year of data); a few on
 the full bundled history (marked ``slow``, run by CI). The draw is seeded; a failure prints the
 seed and the command that replays the config through backtrader.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,52 +25,16 @@ from papertrade.config import load_config
 from papertrade.runner import run_backtest
 from papertrade.sim import SimResult, Simulator, backtest_command
 from tests.conftest import CONFIGS
-
-SEED = int(os.environ.get("PAPERTRADE_SIM_SEED", "20261130"))
-FLAGSHIP = CONFIGS / "rut_breakout_rotation.yaml"
-MOMENTUM = CONFIGS / "momentum_rotation.yaml"
-RTOL = 1e-9
-
-# windows with breakouts, failures, rotations and drawdowns in the bundled data
-SHORT = [(dt.date(2017, 9, 1), dt.date(2018, 12, 31)), (dt.date(2019, 6, 1), dt.date(2020, 12, 31)),
-         (dt.date(2020, 10, 1), dt.date(2021, 12, 31)), (dt.date(2023, 9, 1), dt.date(2025, 3, 1))]
-
-BROKER_RISK: dict[str, list[Any]] = {
-    "broker.fee_bps": [0, 10, 25.5],
-    "broker.slippage_bps": [0, 5, 30],
-    "risk.max_order_notional": [None, None, 2500, 7000],
-    "risk.max_daily_turnover": [None, None, 0.6, 1.5],
-    "risk.kill_drawdown": [None, None, 0.15, 0.3],
-}
-REBALANCE: dict[str, list[Any]] = {
-    "strategy.params.rebalance.every": ["daily", "weekly", "on_change"],
-    "strategy.params.rebalance.weekday": ["mon", "sun", "wed"],
-    "strategy.params.rebalance.drift": [0.0, 0.02, 0.05, 0.2],
-}
-FLAGSHIP_GRID: dict[str, list[Any]] = {
-    "strategy.params.breakout.lookback": ["all", 20, 60, 250],
-    "strategy.params.breakout.confirm": ["daily", "weekly", "monthly"],
-    "strategy.params.breakout.min_drought": [0, 0, 5, 30],
-    "strategy.params.exit.below_level_pct": [None, 2.0, 5.0, 10.0],
-    "strategy.params.exit.ma_days": [None, 20, 50, 100],
-    "strategy.params.exit.require": ["any", "all"],
-    "strategy.params.exit.min_hold_days": [0, 0, 7, 30],
-    "strategy.params.rotation.trigger": ["never", "days_since_entry", "btc_new_high",
-                                         "alts_outperform"],
-    "strategy.params.rotation.trigger_days": [5, 14, 30],
-    "strategy.params.rotation.share": [0.0, 0.3, 0.5, 1.0],
-    "strategy.params.rotation.top_k": [1, 2, 3, 5],
-    "strategy.params.rotation.momentum_days": [7, 30, 60],
-    "strategy.params.invest": [1.0, 0.8],
-    **REBALANCE, **BROKER_RISK,
-}
-MOMENTUM_GRID: dict[str, list[Any]] = {
-    "strategy.params.lookback_days": [7, 30, 90],
-    "strategy.params.top_k": [1, 2, 3],
-    "strategy.params.min_return": [-0.1, 0.0, 0.1],
-    "strategy.params.invest": [1.0, 0.9],
-    **REBALANCE, **BROKER_RISK,
-}
+from tests.sim.sim_grids import (
+    FLAGSHIP,
+    FLAGSHIP_GRID,
+    MOMENTUM,
+    MOMENTUM_GRID,
+    RTOL,
+    SEED,
+    SHORT,
+    draw,
+)
 
 
 @dataclass(frozen=True)
@@ -92,14 +55,6 @@ class Case:
         return f"seed {SEED} (PAPERTRADE_SIM_SEED), case {self.number}: {self.replay()}"
 
 
-def _draw(rng: random.Random, grid: dict[str, list[Any]]) -> dict[str, Any]:
-    values = {key: rng.choice(options) for key, options in grid.items()}
-    if values.get("strategy.params.exit.below_level_pct", 0) is None and values.get(
-            "strategy.params.exit.ma_days", 0) is None:
-        values["strategy.params.exit.ma_days"] = 50  # the params refuse two disabled exits
-    return values
-
-
 def cases(full: bool) -> list[Case]:
     """The seeded draw: 44 short-window configs and 6 on the full history."""
     rng = random.Random(SEED)
@@ -107,7 +62,7 @@ def cases(full: bool) -> list[Case]:
     for number in range(50):
         flagship = number % 3 != 2
         grid = FLAGSHIP_GRID if flagship else MOMENTUM_GRID
-        overrides = _draw(rng, grid)
+        overrides = draw(rng, grid)
         window = (None, None) if number % 9 == 4 else rng.choice(SHORT)
         drawn.append(Case(number, FLAGSHIP if flagship else MOMENTUM, overrides, *window))
     return [c for c in drawn if (c.start is None) == full]

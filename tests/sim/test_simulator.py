@@ -18,7 +18,7 @@ from papertrade.assembly import build_strategy, load_history
 from papertrade.config import load_config, override_config
 from papertrade.errors import ConfigError
 from papertrade.sim import Simulator, backtest_command
-from tests.sim.test_sim_parity import FLAGSHIP, FLAGSHIP_GRID, SEED, _draw
+from tests.sim.sim_grids import FLAGSHIP, FLAGSHIP_GRID, SEED, draw
 
 WINDOWS = [(None, None), (dt.date(2020, 6, 1), dt.date(2022, 6, 30))]
 
@@ -37,7 +37,7 @@ def test_the_flagship_array_targets_equal_its_scan(window: tuple[Any, Any]) -> N
     history, _ = load_history(loaded, build_strategy(loaded), *window)
     compared = 0
     for number in range(15):
-        params = {k: v for k, v in _draw(rng, FLAGSHIP_GRID).items() if k.startswith("strategy")}
+        params = {k: v for k, v in draw(rng, FLAGSHIP_GRID).items() if k.startswith("strategy")}
         strategy = build_strategy(override_config(loaded, params))
         fast, slow = strategy.targets(history), strategy.decide(history)
         where = f"seed {SEED}, draw {number}: {params}"
@@ -91,3 +91,15 @@ def test_the_replay_command_parses_back_to_the_same_config() -> None:
     sets = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
     loaded = load_config(FLAGSHIP)
     assert load_config(FLAGSHIP, sets).raw == override_config(loaded, overrides).raw
+
+
+def test_threads_sharing_a_simulator_get_the_sequential_results(simulator: Simulator) -> None:
+    """A Dask worker runs several tasks at once on its one simulator."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    points = [{"strategy.params.exit.ma_days": d, "strategy.params.rotation.top_k": k,
+               "broker.fee_bps": f} for d in (20, 60) for k in (1, 3) for f in (0, 25)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(simulator.run, points))
+    for point, result in zip(points, parallel, strict=True):
+        assert result.metrics == simulator.run(point).metrics, point
