@@ -210,6 +210,7 @@ def _mount() -> None:
     from papertrade.exchange_sim.cli import app as exchange_app
     from papertrade.report.cli import app as runs_app
     from papertrade.research.study_cli import study
+    from papertrade.research.sweep_cli import sweep
     from papertrade.strategy_cli import app as strategies_app
 
     if any(group.typer_instance is runs_app for group in app.registered_groups):
@@ -220,6 +221,7 @@ def _mount() -> None:
     app.add_typer(strategies_app, name="strategies",
                   help="List the strategies and show their parameters.")
     app.add_typer(data_app, name="data", help="List, download and update market data.")
+    app.command(name="sweep")(sweep)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -247,7 +249,12 @@ def main(argv: list[str] | None = None) -> None:
     use_readable_help()
     _mount()
     try:
-        app(args=args, standalone_mode=False, prog_name="papertrade")
+        code = app(args=args, standalone_mode=False, prog_name="papertrade")
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            # typer turns Ctrl-C into Exit(130) and, not standalone, returns the code
+            if code == 130:
+                typer.echo("interrupted", err=True)
+            raise SystemExit(code)
     except PapertradeError as exc:
         if verbose:
             import traceback

@@ -64,7 +64,7 @@ def _console() -> Console:
 def list_runs(
     runs_dir: RunsDir = Path("runs"),
     mode: Annotated[str | None, typer.Option(
-        help="backtest, testnet, dry_run, emulator, or 'live' for all but backtest")] = None,
+        help="backtest, testnet, dry_run, emulator, sweep, or 'live' for the live modes")] = None,
     strategy: Annotated[str | None, typer.Option(
         help="strategy or config name contains this")] = None,
     since: Annotated[str | None, typer.Option(
@@ -116,10 +116,17 @@ def show(
     from papertrade.runfolder import read_header, resolve_run
 
     path = resolve_run(run, runs_dir)
-    if read_header(path).mode == "study":
+    mode = read_header(path).mode
+    if mode == "study":
         from papertrade.report.study_page import render_study_show
 
         render_study_show(path, _console())
+        return
+    if mode == "sweep":  # grid, best rows and their replays, statistics
+        from papertrade.report.sweep_terminal import sweep_lines
+
+        for line in sweep_lines(path, top=max(trades, 1)):
+            typer.echo(line)
         return
     render_show(collect(path, decisions=decisions, trades=trades), _console())
 

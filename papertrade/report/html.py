@@ -313,6 +313,10 @@ def write_report(run_dir: Path, *, inline_js: bool = False,
         raise RunFolderError(
             f"no run folder at '{one_line(str(run_dir), 120)}'; pass a run folder or a run id"
         )
+    if read_header(run_dir).mode == "sweep":
+        from papertrade.report.sweep_html import write_sweep_report
+
+        return write_sweep_report(run_dir, inline_js=inline_js, runs_dir=runs_dir)
     runs = run_dir.parent if runs_dir is None else runs_dir
     target = report_target(run_dir, runs)
     try:

@@ -6,7 +6,7 @@ from typing import Final
 
 #: the format this papertrade writes; readers accept it and older ones
 FORMAT: Final = 1
-MODES: Final = ("backtest", "testnet", "dry_run", "emulator", "study")
+MODES: Final = ("backtest", "testnet", "dry_run", "emulator", "study", "sweep")
 STATUSES: Final = ("finished", "running", "crashed", "failed", "broken")
 
 MANIFEST: Final = "manifest.json"
@@ -31,6 +31,15 @@ STUDY_FILES: Final = (MANIFEST, CONFIG, STUDY_EVENTS, STUDY_SUMMARY, STUDY_PATHS
 #: files a run writes at its start; the others appear at the end (live: as it goes)
 START_FILES: Final = (MANIFEST, CONFIG, LOG, JOURNAL)
 END_FILES: Final = (EQUITY, BENCHMARKS, WEIGHTS, TRADES, SIGNALS, METRICS)
+
+#: a sweep folder (mode ``sweep``): its own tables beside manifest, config, log, metrics, report
+GRID: Final = "grid.json"
+RESULTS: Final = "results.csv"
+FOLDS: Final = "folds.csv"
+OOS_EQUITY: Final = "oos_equity.csv"
+OVERFITTING: Final = "overfitting.json"
+SWEEP_START_FILES: Final = (MANIFEST, CONFIG, LOG, GRID)
+SWEEP_END_FILES: Final = (RESULTS, METRICS)
 
 #: folders of the runs folder that are not runs (names starting with ``_`` or ``.`` never are)
 ASSETS_DIR: Final = "_assets"

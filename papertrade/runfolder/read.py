@@ -31,6 +31,8 @@ from papertrade.runfolder.layout import (
     METRICS,
     START_FILES,
     STUDY_FILES,
+    SWEEP_END_FILES,
+    SWEEP_START_FILES,
 )
 from papertrade.runfolder.process import pid_alive
 from papertrade.util.text import one_line
@@ -97,8 +99,9 @@ class RunHeader:
 
     @property
     def is_live(self) -> bool:
-        """Any mode but ``backtest`` (and ``study``, which trades nothing)."""
-        return self.mode not in ("backtest", "study", "")
+        """Any mode but ``backtest`` and the research modes (``study``, ``sweep``), which
+        trade nothing."""
+        return self.mode not in ("backtest", "study", "sweep", "")
 
 
 def _name_part(name: str, index: int) -> str:
@@ -203,13 +206,16 @@ def missing_files(header: RunHeader) -> list[str]:
         present = set(os.listdir(header.path))
     except OSError:
         return notes
-    study = header.mode == "study"
-    for name in STUDY_FILES if study else (*START_FILES, *END_FILES):
+    start_files, end_files = {  # files written at the start, and those written at the end
+        "study": ((), STUDY_FILES),
+        "sweep": (SWEEP_START_FILES, SWEEP_END_FILES),
+    }.get(header.mode, (START_FILES, END_FILES))
+    for name in (*start_files, *end_files):
         if name in present:
             continue
-        if (study or name in END_FILES) and header.status == "running":
+        if name in end_files and header.status == "running":
             why = "not written yet: the run is still running"
-        elif header.status in ("crashed", "failed") and (study or name in END_FILES):
+        elif header.status in ("crashed", "failed") and name in end_files:
             why = f"the run {header.status} before writing it"
         elif header.status == "broken":
             why = "the folder is broken"
