@@ -112,7 +112,7 @@ def test_a_strategy_file_outside_the_repository_runs_live_against_the_emulator(
         "live: {decision_delay_seconds: 0}\n")
     done = run_cli(["live", str(config), "--until", "2021-03-15"], capsys, limit=240)
     assert done.code == 0, done.err
-    (folder,) = runs.iterdir()
+    (folder,) = [path for path in runs.iterdir() if not path.name.startswith("_")]  # _assets
     decisions = query(folder, "SELECT * FROM decisions")
     assert len(decisions) >= 40
     assert len(query(folder, "SELECT * FROM fills")) > 2
