@@ -221,8 +221,10 @@ class BrokerConfig(Frozen):
     slippage_bps: float = Field(
         default=5.0, ge=0, le=1000, description="fill price worse than the reference, in bps"
     )
-    mode: Literal["testnet", "dry_run", "emulator"] = Field(
-        default="emulator", description="live only: testnet (ccxt sandbox), dry_run, emulator"
+    mode: Literal["testnet", "demo", "dry_run", "emulator"] = Field(
+        default="emulator",
+        description="live only: testnet (ccxt sandbox), demo (ccxt demo trading), dry_run, "
+        "emulator",
     )
     exchange: str = Field(default="binance", description="live only: ccxt exchange id")
     api_key_env: str = Field(
@@ -252,8 +254,35 @@ class RiskConfig(Frozen):
     )
 
 
+class ResetConfig(Frozen):
+    """Detecting a venue's balance reset (a testnet wipe) or any other transfer."""
+
+    detect: bool = Field(default=True, description="compare balances with the journal at "
+                         "every decision (testnet, demo, emulator)")
+    min_change: float = Field(
+        default=0.01, gt=0, le=1,
+        description="an unexplained balance change worth this fraction of equity is a "
+        "capital event",
+    )
+    refill: dict[str, float] | None = Field(
+        default=None, description="the venue's default refill ({USDT: 10000}); when set, only "
+        "balances landing on it are a reset, any other jump is a transfer",
+    )
+
+
 class LiveConfig(Frozen):
     """The live decision loop."""
+
+    market_data: Literal["mainnet", "venue"] | None = Field(
+        default=None, description="where traded pairs' history comes from: mainnet (the "
+        "exchange's public market data, key-less) or venue (the sandbox's own klines); null: "
+        "mainnet for testnet/demo, venue for the emulator",
+    )
+    market_data_url: str | None = Field(
+        default=None, description="a loopback base URL serving the exchange's public API in "
+        "place of mainnet (a local mirror, tests)",
+    )
+    reset: ResetConfig = Field(default_factory=ResetConfig)
 
     decision_delay_seconds: float = Field(
         default=60.0, ge=0, le=86_400, description="wait after a bar's close before deciding"
@@ -268,6 +297,14 @@ class LiveConfig(Frozen):
         default=1.0, ge=0, le=1e9,
         description="differences below this quote notional are not traded",
     )
+
+    @field_validator("market_data_url")
+    @classmethod
+    def _loopback_mirror(cls, url: str | None) -> str | None:
+        if url is not None and not _is_loopback_url(url):
+            raise ValueError("not a loopback address: mainnet market data is reached at the "
+                             "exchange's own public URLs; this key is for a local mirror")
+        return url
 
 
 NotifyEvent = Literal["trade", "rejection", "rail", "kill_switch", "stop", "crash", "start",

@@ -6,7 +6,7 @@ from typing import Final
 
 #: the format this papertrade writes; readers accept it and older ones
 FORMAT: Final = 1
-MODES: Final = ("backtest", "testnet", "dry_run", "emulator", "study", "sweep")
+MODES: Final = ("backtest", "testnet", "demo", "dry_run", "emulator", "study", "sweep")
 STATUSES: Final = ("finished", "running", "crashed", "failed", "broken")
 
 MANIFEST: Final = "manifest.json"
