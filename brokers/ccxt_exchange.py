@@ -102,6 +102,21 @@ class CcxtBroker:
         return cls(client, quote, name=f"{exchange_id}-testnet")
 
     @classmethod
+    def for_demo(cls, exchange_id: str, api_key: str, secret: str, quote: str, *,
+                 timeout_ms: int | None = None) -> CcxtBroker:
+        """A broker on ``exchange_id``'s demo trading (ccxt ``enable_demo_trading``);
+        BrokerRejected (before any request) where ccxt has no demo, it shares a production
+        host, or any API URL is not one of the class's demo URLs
+        (:mod:`~papertrade.brokers.ccxt_demo`). Every call re-checks the URLs."""
+        from papertrade.brokers.ccxt_demo import demo_client
+
+        client = demo_client(exchange_id, api_key, secret, timeout_ms)
+        if not api_key or not secret:
+            raise BrokerRejected(f"{exchange_id} demo trading needs an API key and secret",
+                                 "auth")
+        return cls(client, quote, name=f"{exchange_id}-demo", require_sandbox=False)
+
+    @classmethod
     def for_emulator(cls, base_url: str, api_key: str, secret: str, quote: str, *,
                      timeout_ms: int | None = None) -> CcxtBroker:
         """A broker on the local exchange emulator at ``base_url`` (loopback only)."""

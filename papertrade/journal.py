@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS positions(
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL,
   message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS capital_events(
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, flow REAL NOT NULL,
+  equity_before REAL NOT NULL, equity_after REAL NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
 CREATE UNIQUE INDEX IF NOT EXISTS fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_decision ON orders(decision_time);
@@ -81,6 +84,8 @@ class Journal:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(orders)")}
         if "target_qty" not in columns:  # a journal written before the kernel planned sizes
             self._db.execute("ALTER TABLE orders ADD COLUMN target_qty REAL")
+        if "market_price" not in {r[1] for r in self._db.execute("PRAGMA table_info(fills)")}:
+            self._db.execute("ALTER TABLE fills ADD COLUMN market_price REAL")
         self._db.execute("BEGIN")
 
     # ------------------------------------------------------------------ transactions
@@ -158,6 +163,19 @@ class Journal:
         )
         return cursor.rowcount == 1
 
+    def set_market_price(self, fill_id: int, price: float) -> None:
+        """The real market's price at the moment of fill ``fill_id`` (a sandbox fill's twin)."""
+        self._db.execute("UPDATE fills SET market_price = ? WHERE id = ?", (price, fill_id))
+
+    def capital_event(self, time: pd.Timestamp, kind: str, flow: float, equity_before: float,
+                      equity_after: float, detail: Mapping[str, Any]) -> None:
+        """Capital that came or went without a trade (a testnet reset, a transfer): ``flow``
+        in quote, the equity it turned ``equity_before`` into ``equity_after`` at ``time``."""
+        self._db.execute(
+            "INSERT INTO capital_events(time, kind, flow, equity_before, equity_after, detail) "
+            "VALUES(?,?,?,?,?,?)",
+            (iso(time), kind, flow, equity_before, equity_after, _json(dict(detail))))
+
     def mark(
         self, time: pd.Timestamp, date: str, cash: float,
         positions: Mapping[str, tuple[float, float]],
@@ -190,6 +208,15 @@ class Journal:
         cursor = self._db.execute(sql, params)
         cursor.row_factory = sqlite3.Row
         return list(cursor.fetchall())
+
+    def capital_flows(self, by: str = "date") -> pd.Series:
+        """The capital events' flows, indexed by the equity mark they belong to (its ``date``
+        label, or its ``time`` with ``by="time"``); empty when there are none."""
+        column = "e.date" if by == "date" else "e.time"
+        rows = self.rows(f"SELECT {column} AS at, c.flow FROM capital_events c "
+                         "JOIN equity e ON e.time = c.time ORDER BY c.id")
+        return pd.Series([float(r["flow"]) for r in rows], index=[r["at"] for r in rows],
+                         dtype="float64")
 
     def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
         """Query the journal into a DataFrame (the writer's own view)."""

@@ -37,6 +37,22 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1.0
 
 
+def time_weighted_equity(equity: pd.Series, flows: pd.Series | None = None) -> pd.Series:
+    """``equity`` continued across external capital flows (deposits, withdrawals, a testnet
+    reset), time-weighted: each bar's return is ``(E_t - F_t) / E_{t-1} - 1``, where ``F_t``
+    is the capital that arrived (negative: left) since the previous bar, and the curve is
+    chained from ``equity``'s first value. ``flows`` is indexed like ``equity`` (several flows
+    on one bar add up; a flow on the first bar is starting capital, not a return). Without
+    flows, ``equity`` itself."""
+    if flows is None or flows.empty or len(equity) < 2:
+        return equity
+    flow = flows.groupby(level=0).sum().reindex(equity.index, fill_value=0.0).to_numpy()
+    values = equity.to_numpy(dtype="float64")
+    growth = np.ones(len(values))
+    growth[1:] = (values[1:] - flow[1:]) / values[:-1]
+    return pd.Series(values[0] * np.cumprod(growth), index=equity.index, name=equity.name)
+
+
 def max_drawdown_duration_days(equity: pd.Series) -> int:
     """Longest stretch, in calendar days, from a peak until equity regains it (or the end)."""
     if equity.empty:

@@ -346,6 +346,18 @@ def load_symbol(symbol: str) -> ReplayedSymbol:
     return ReplayedSymbol(symbol, day_ms, bars)
 
 
+def scaled(sym: ReplayedSymbol, factor: float, from_ms: int | None = None) -> ReplayedSymbol:
+    """A copy of ``sym`` whose open, high, low and close are multiplied by ``factor`` on the
+    days from ``from_ms`` on (every day when None); volumes unchanged."""
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"price_scale must be a positive number, not {factor!r}")
+    bars: list[tuple[float, ...]] = [(o * factor, h * factor, lo * factor, c * factor, v)
+            if from_ms is None or day >= from_ms else (o, h, lo, c, v)
+            for day, o, h, lo, c, v in zip(sym.day_ms, sym.opens, sym.highs, sym.lows,
+                                           sym.closes, sym.volumes, strict=True)]
+    return ReplayedSymbol(sym.symbol, sym.day_ms, bars)
+
+
 def default_symbols() -> list[str]:
     """Every bundled ``*/USDT`` pair."""
     from papertrade.data.bars import bundled_symbols
@@ -364,8 +376,12 @@ class Market:
         self.half_spread = spread_bps / 20_000
 
     @classmethod
-    def from_bundled(cls, symbols: list[str] | None = None, spread_bps: float = 0.0) -> Market:
-        """Load ``symbols`` (config spelling or exchange ids; default: every */USDT pair)."""
+    def from_bundled(cls, symbols: list[str] | None = None, spread_bps: float = 0.0,
+                     price_scale: float = 1.0, scale_from_ms: int | None = None) -> Market:
+        """Load ``symbols`` (config spelling or exchange ids; default: every */USDT pair).
+
+        ``price_scale`` multiplies every price of the bars from ``scale_from_ms`` on (all of
+        them when None): a market that differs from the bundled one, as a testnet does."""
         names = symbols or default_symbols()
         given = {exchange_id(n): n for n in names}
         wanted = set(given)
@@ -376,7 +392,10 @@ class Market:
             raise ValueError(f"no bundled data for {', '.join(given[i] for i in unknown)}; "
                              f"{hint + ' ' if hint else ''}bundled pairs: "
                              f"{', '.join(sorted(by_id.values()))}")
-        return cls([load_symbol(by_id[i]) for i in sorted(wanted)], spread_bps)
+        loaded = [load_symbol(by_id[i]) for i in sorted(wanted)]
+        if price_scale != 1.0:
+            loaded = [scaled(sym, price_scale, scale_from_ms) for sym in loaded]
+        return cls(loaded, spread_bps)
 
     def get(self, symbol_id: str) -> ReplayedSymbol:
         """The symbol with exchange id ``symbol_id``; -1121 "Invalid symbol." otherwise."""

@@ -8,7 +8,10 @@ Binance routes live under ``/api/v3``; control routes, outside Binance's namespa
   ``{"to": "2024-01-02T00:00:00Z"}`` (ISO text or epoch ms; never backwards);
 - ``GET|POST|DELETE /_emulator/faults``: read, replace (``{"rules": [...]}``; add
   ``"append": true`` to add instead), clear;
-- ``POST /_emulator/deposit``: ``{"asset": "USDT", "amount": "1000"}`` (optional ``api_key``).
+- ``POST /_emulator/deposit``: ``{"asset": "USDT", "amount": "1000"}`` (optional ``api_key``);
+- ``POST /_emulator/reset``: a testnet-style wipe of an account: open orders, order and trade
+  history gone, balances refilled (``{"balances": {"USDT": "10000"}}``, default the session's
+  starting deposits); ``"at"`` (ISO or epoch ms) schedules it for when the clock passes it.
 
 From a non-loopback client the control routes need the ``X-MBX-APIKEY`` of a session account.
 Bad control input gets a 400 with one line and changes nothing; malformed HTTP (a bad
@@ -115,6 +118,8 @@ class EmulatorServer:
         balances: Mapping[str, Decimal | str | float] | None = None,
         state_file: Path | str | None = None,
         allow_remote: bool = False,
+        price_scale: float = 1.0,
+        price_scale_from: datetime | str | int | None = None,
     ) -> None:
         if not is_loopback_host(host) and not allow_remote:
             raise ValueError(
@@ -131,7 +136,12 @@ class EmulatorServer:
         deposits = {control.asset_name(asset): control.amount(str(amount))
                     for asset, amount in (balances or DEFAULT_BALANCES).items()}
         self.host, self.port = host, port
-        self.market = Market.from_bundled(symbols, spread_bps)
+        self.market = Market.from_bundled(
+            symbols, spread_bps, price_scale,
+            to_ms(price_scale_from) if price_scale_from is not None else None)
+        self.refill = dict(deposits)
+        self.scheduled_resets: list[tuple[int, dict[str, Decimal], str | None]] = []
+        self.resets = 0
         self.state_file = Path(state_file) if state_file else None
         start_ms = to_ms(start) if start is not None else default_start(self.market)
         self.engine = MatchingEngine(self.market, maker_fee=maker, taker_fee=taker,
@@ -247,6 +257,35 @@ class EmulatorServer:
             self.engine.deposit(account, name, value, self.clock.now_ms())
         self.mark_dirty()
 
+    def reset(self, balances: Mapping[str, object] | None = None, api_key: str | None = None,
+              at: datetime | str | int | None = None) -> None:
+        """Wipe an account like a testnet reset: open orders, order and trade history gone,
+        balances replaced by ``balances`` (default: the session's starting deposits). With
+        ``at``, when the clock passes that instant (now if it already has)."""
+        refill = ({control.asset_name(a): control.amount(v) for a, v in balances.items()}
+                  if balances is not None else dict(self.refill))
+        self._account(api_key)  # unknown key: ValueError now, not when the clock moves
+        when = to_ms(at) if at is not None else self.clock.now_ms()
+        with self.engine.lock:
+            self.scheduled_resets.append((when, refill, api_key))
+            self.scheduled_resets.sort(key=lambda r: r[0])
+        self._clock_moved(self.clock.now_ms())
+
+    def _run_due_resets(self, now: int) -> None:
+        while self.scheduled_resets and self.scheduled_resets[0][0] <= now:
+            when, refill, api_key = self.scheduled_resets.pop(0)
+            account = self._account(api_key)
+            self.engine.sync(max(when, self.engine.synced_until))
+            for book in (account.free, account.locked, account.deposits):
+                book.clear()
+            account.orders.clear()
+            account.trades.clear()
+            account.open_orders.clear()
+            for asset, value in refill.items():
+                self.engine.deposit(account, asset, value, when)
+            self.resets += 1
+            logger.info("emulator: account reset at {} ms", when)
+
     def balances(self, api_key: str | None = None) -> dict[str, tuple[Decimal, Decimal]]:
         """``{asset: (free, locked)}`` of an account (the session account by default)."""
         account = self._account(api_key)
@@ -297,6 +336,7 @@ class EmulatorServer:
 
     def _clock_moved(self, now: int) -> None:
         with self.engine.lock:
+            self._run_due_resets(now)
             self.engine.sync(now)
         self.mark_dirty()
 

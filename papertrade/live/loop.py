@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +31,8 @@ from papertrade.live import readiness
 from papertrade.live.clock import Clock
 from papertrade.live.execution import OrderExecutor
 from papertrade.live.feed import LiveMarketFeed
+from papertrade.live.market_data import FillMarketPrices
+from papertrade.live.resets import CapitalWatch
 from papertrade.rebalance import CASH_MARGIN
 from papertrade.strategies import Strategy
 from papertrade.strategies.base import checked_decide, is_scheduled
@@ -72,6 +74,8 @@ class LiveTrader:
         self.strict = False  # --once: refuse to decide on stale inputs, say why instead
         self.resumed = False
         self.skip_reason = ""
+        self.capital: CapitalWatch | None = None  # testnet resets and transfers
+        self.market_prices: FillMarketPrices | None = None  # real-market price of each fill
 
     # ------------------------------------------------------------------ schedule
 
@@ -130,6 +134,10 @@ class LiveTrader:
             return False
         row = self._latest_row(history)
         cash, positions = self.portfolio()
+        capital = self.capital.check(time, cash, positions, self.kernel.risk) \
+            if self.capital else None
+        if capital:  # rebuild towards the targets from the new balances
+            row = replace(row, event=row.event or f"capital event ({capital})")
         prices = self.prices([s for s in self.traded if row.targets.get(s, 0) > 0
                               or s in positions])
         equity = self.kernel.mark(time, row.label, cash, positions, prices)
@@ -142,7 +150,10 @@ class LiveTrader:
             cash, positions, {s: float(c.iloc[-1]) for s, c in history.dated_closes(
                 self.strategy.benchmark_symbols()).items() if len(c)}))
         if planned:
+            before = self.market_prices.last_fill_id() if self.market_prices else 0
             self.executor.execute(time, self._resize)
+            if self.market_prices:
+                self.market_prices.record(before)
         if self.kernel.risk.halted:
             self._stop_after_kill(time, row.label)
         return True
@@ -193,6 +204,8 @@ class LiveTrader:
     def _start(self) -> bool:
         self.portfolio()  # credentials and connectivity fail now, not at the first decision
         self.kernel.restore()
+        if self.capital:
+            self.capital.rescale_peak(self.kernel.risk)
         self.resume()
         return True
 

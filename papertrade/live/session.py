@@ -5,6 +5,7 @@
 - ``emulator``: the local exchange through the real ccxt client; a simulated clock that moves
   the emulator's market clock (an in-process emulator is started when no URL is given);
 - ``testnet``: the ccxt sandbox of ``broker.exchange``, keys from the environment, real time;
+- ``demo``: the exchange's demo trading through ccxt (``enable_demo_trading``), likewise;
 - ``dry_run``: live public prices, fills simulated with the backtest's fill model, real time.
 """
 
@@ -36,7 +37,14 @@ from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
 from papertrade.live.files import LiveFiles
 from papertrade.live.loop import LiveTrader
+from papertrade.live.market_data import (
+    FillMarketPrices,
+    market_data_source,
+    signal_client,
+    signal_label,
+)
 from papertrade.live.notify import notifier_for
+from papertrade.live.resets import CapitalWatch
 from papertrade.live.window import check_until, replay_start
 from papertrade.rebalance import FillModel
 from papertrade.runfolder import (
@@ -114,12 +122,13 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
     start = replay_start(run)
     if b.mode == "emulator":
         return _wire_emulator(loaded, strategy, start)
-    if b.mode == "testnet":
+    if b.mode in ("testnet", "demo"):
         from papertrade.brokers.ccxt_exchange import CcxtBroker
 
         key = _secret(b.api_key_env, "API key", loaded.path, "broker.api_key_env")
         secret = _secret(b.secret_env, "API secret", loaded.path, "broker.secret_env")
-        broker: LiveBroker = CcxtBroker.for_testnet(
+        build = CcxtBroker.for_testnet if b.mode == "testnet" else CcxtBroker.for_demo
+        broker: LiveBroker = build(
             b.exchange, key, secret, b.quote,
             timeout_ms=int(run.live.request_timeout_seconds * 1000))
     else:
@@ -131,8 +140,8 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
             FillModel.from_bps(b.fee_bps, b.slippage_bps), b.quote,
             balances=_journal_balances(folder) or {b.quote: b.cash},
         )
-    return Wiring(broker, WallClock(), _public_client(b.exchange), b.exchange,
-                  run.data.start or start, lambda: None)
+    return Wiring(broker, WallClock(), signal_client(run) or _public_client(b.exchange),
+                  b.exchange, run.data.start or start, lambda: None)
 
 
 def _public_client(exchange: str) -> Callable[[], Any]:
@@ -183,7 +192,8 @@ def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> 
     client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
     if b.emulator.url is not None:
         clock = SimulatedClock(_emulator_now(url), on_move=partial(_move_emulator_clock, url))
-    return Wiring(broker, clock, lambda: client, "emulator", start, cleanup)
+    return Wiring(broker, clock, signal_client(loaded.run) or (lambda: client),
+                  signal_label(loaded.run, "emulator"), start, cleanup)
 
 
 def _move_emulator_clock(url: str, when: pd.Timestamp) -> None:
@@ -365,6 +375,13 @@ def run_live(loaded: LoadedConfig, strategy: Strategy, *, until: dt.date | None 
         subscriptions.append(bus.subscribe(LiveFiles(
             folder, journal, traded=strategy.traded_symbols(), quote=run.broker.quote,
             cash=run.broker.cash, dust_notional=run.live.dust_notional, benchmarks=benchmarks)))
+        if run.broker.mode != "dry_run":  # a simulated account has no resets, no other market
+            if run.live.reset.detect:
+                trader.capital = CapitalWatch(journal, run.live.reset, run.broker.quote,
+                                              strategy.traded_symbols(), trader.prices)
+            if market_data_source(run) == "mainnet" and wiring.make_client is not None:
+                trader.market_prices = FillMarketPrices(journal, wiring.make_client,
+                                                        wiring.clock.now)
         with graceful_signals(trader):
             outcome = trader.run_until(
                 utc(pd.Timestamp(until)) + pd.Timedelta(days=1) if until else None, once=once)

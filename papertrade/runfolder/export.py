@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from papertrade.journal import Journal
-from papertrade.metrics import DUST_NOTIONAL, buy_and_hold, summary
+from papertrade.metrics import DUST_NOTIONAL, buy_and_hold, summary, time_weighted_equity
 from papertrade.runfolder.write import write_csv, write_json
 
 
@@ -35,8 +35,11 @@ def export(
     fills = journal.frame(
         "SELECT time, substr(time, 1, 10) AS date, symbol, side, qty, price, "
         "qty * price AS notional, CASE WHEN fee_currency = ? OR fee_currency IS NULL "
-        "THEN fee ELSE fee * price END AS fee, fee_currency, client_order_id "
+        "THEN fee ELSE fee * price END AS fee, fee_currency, client_order_id, market_price, "
+        "(price / market_price - 1) * 10000 AS market_gap_bps "
         "FROM fills ORDER BY id", (quote,))
+    if fills["market_price"].isna().all():  # signals and fills on the same market
+        fills = fills.drop(columns=["market_price", "market_gap_bps"])
     decisions = journal.frame("SELECT date, targets, inputs, sent FROM decisions ORDER BY time")
     rejected = int(journal.rows(
         "SELECT COUNT(*) AS n FROM orders WHERE status = 'rejected'")[0]["n"])
@@ -45,9 +48,20 @@ def export(
                                strict=True) if s]
     write_csv(folder / "weights.csv", pd.DataFrame(sent, columns=["date", *traded]).fillna(0.0))
     write_csv(folder / "trades.csv", fills)
-    write_csv(folder / "equity.csv", equity_rows[["date", "equity"]])
-
+    account = equity_rows["equity"].to_numpy()
     dates = pd.DatetimeIndex(equity_rows["date"])
+    flows = journal.capital_flows()
+    flows.index = pd.DatetimeIndex(flows.index)
+    # capital that came or went without a trade (a testnet reset): returns continue across it
+    equity = time_weighted_equity(pd.Series(account, index=dates), flows).to_numpy()
+    cash_rows = equity_rows["cash"].to_numpy()
+    equity_csv = pd.DataFrame({"date": equity_rows["date"], "equity": equity})
+    if not flows.empty:
+        equity_csv["account_equity"] = account
+        equity_csv["capital_flow"] = flows.groupby(level=0).sum().reindex(
+            dates, fill_value=0.0).to_numpy()
+        cash_rows = cash_rows * equity / account  # the same invested share on the curve
+    write_csv(folder / "equity.csv", equity_csv)
     curves = buy_and_hold_curves(benchmarks, cash, dates)
     bench_frame = pd.DataFrame({"date": equity_rows["date"]})
     for name, curve in curves.items():
@@ -57,9 +71,9 @@ def export(
     signals.insert(0, "date", decisions["date"])
     write_csv(folder / "signals.csv", signals)
 
-    metrics = run_metrics(equity_rows["equity"].to_numpy(), equity_rows["cash"].to_numpy(),
-                          dates, fills, curves, rebalances=len(sent), rejected=rejected,
-                          rails=_rails(journal), dust_notional=dust_notional)
+    metrics = run_metrics(equity, cash_rows, dates, fills, curves, rebalances=len(sent),
+                          rejected=rejected, rails=_rails(journal), dust_notional=dust_notional)
+    metrics.update(_capital_and_market(journal, fills, account))
     write_json(folder / "metrics.json", metrics)
     return metrics
 
@@ -96,6 +110,26 @@ def rails_metrics(cuts: int, kill_switch: str) -> dict[str, Any]:
     out: dict[str, Any] = {"rail_cuts": cuts}
     if kill_switch:
         out["kill_switch"] = kill_switch
+    return out
+
+
+def _capital_and_market(journal: Journal, fills: pd.DataFrame, account: np.ndarray
+                        ) -> dict[str, Any]:
+    """Capital events (testnet resets, transfers) and, where signals came from the real market
+    while orders went to a sandbox, the fills' gap to the real price (notional-weighted, bps;
+    positive: the sandbox filled higher)."""
+    out: dict[str, Any] = {}
+    events = journal.rows("SELECT time, kind, flow, equity_before, equity_after "
+                          "FROM capital_events ORDER BY id")
+    if events:
+        out["capital_events"] = [dict(e) for e in events]
+        out["end_account_equity"] = float(account[-1]) if len(account) else None
+    if "market_gap_bps" in fills and fills["market_gap_bps"].notna().any():
+        priced = fills[fills["market_gap_bps"].notna()]
+        weights = priced["notional"] / priced["notional"].sum()
+        out["market_gap_bps"] = float((priced["market_gap_bps"] * weights).sum())
+        out["market_gap_abs_bps"] = float((priced["market_gap_bps"].abs() * weights).sum())
+        out["market_priced_fills"] = len(priced)
     return out
 
 

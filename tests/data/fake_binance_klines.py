@@ -8,8 +8,14 @@ Only what ccxt's ``binance`` client needs to download daily candles:
   ``now_ms``; the candle containing ``now_ms`` is served *forming* (a partial snapshot: open,
   high, low and close all equal the day's open, tiny volume).
 
-Prices are sent as the CSV's own strings, so a client parsing them gets exactly the bundled
-values. Every request is recorded in :attr:`FakeBinance.requests`. Unknown symbols get Binance's
+- ``GET /api/v3/ticker/24hr`` and ``/api/v3/ticker/price`` (one ``symbol`` or ``symbols``): the
+  last price at ``now_ms``, the open of the day containing it (what a daily replay knows).
+
+``clock`` (epoch-ms callable) makes the server follow another clock (an emulator's) instead of
+:meth:`FakeBinance.set_now`. Prices are sent as the CSV's own strings, so a client parsing them
+gets exactly the bundled values. Every request is recorded in :attr:`FakeBinance.requests`, and
+with its method and headers in :attr:`FakeBinance.log` (any method: POST, PUT and DELETE are
+logged, then answered 405). Unknown symbols get Binance's
 ``{"code": -1121, "msg": "Invalid symbol."}`` with HTTP 400.
 """
 
@@ -66,10 +72,13 @@ def day_ms(day: dt.date) -> int:
 class FakeBinance:
     """The server; use as a context manager. ``base_url`` is ``http://127.0.0.1:<port>``."""
 
-    def __init__(self, listings: list[Listing], now: dt.datetime) -> None:
+    def __init__(self, listings: list[Listing], now: dt.datetime,
+                 clock: Callable[[], int] | None = None) -> None:
         self.listings = {item.market_id: item for item in listings}
-        self.now_ms = int(now.timestamp() * 1000)
+        self._now_ms = int(now.timestamp() * 1000)
+        self.clock = clock
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.log: list[dict[str, Any]] = []  # method, path, params, headers, body of each
         self.served_forming: list[int] = []  # open times of forming candles served
         self.rejected: set[str] = set()  # listed market ids whose klines answer -1121
         self.page_cap = MAX_LIMIT  # at most this many candles a page (some exchanges cap low)
@@ -85,6 +94,15 @@ class FakeBinance:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def now_ms(self) -> int:
+        """The server's instant (its ``clock`` when given)."""
+        return self.clock() if self.clock is not None else self._now_ms
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        self._now_ms = value
 
     def set_now(self, now: dt.datetime) -> None:
         """Move the server's clock (candles up to ``now`` exist; the last one is forming)."""
@@ -145,16 +163,58 @@ class FakeBinance:
             out.append([open_ms, o, h, low, c, v, open_ms + DAY_MS - 1, "0", 0, "0", "0", "0"])
         return 200, out
 
+    def ticker(self, params: dict[str, str], full: bool) -> tuple[int, Any]:
+        """The last price of one symbol (``symbol``) or several (``symbols``, a JSON list)."""
+        if "symbols" in params:
+            try:
+                ids = [str(i) for i in json.loads(params["symbols"])]
+            except ValueError:
+                return 400, {"code": -1100, "msg": "Illegal characters found in a parameter."}
+        else:
+            ids = [params.get("symbol", "")]
+        out = []
+        for market_id in ids:
+            item = self.listings.get(market_id)
+            rows = [r for r in item.rows if r[0] <= self.now_ms] if item else []
+            if not rows:
+                return 400, {"code": -1121, "msg": "Invalid symbol."}
+            price = rows[-1][1]  # the open of the day containing now
+            body: dict[str, Any] = {"symbol": market_id, "price": price}
+            if full:
+                body = {"symbol": market_id, "lastPrice": price, "openPrice": price,
+                        "highPrice": price, "lowPrice": price, "bidPrice": price,
+                        "askPrice": price, "volume": "0", "quoteVolume": "0",
+                        "openTime": rows[-1][0], "closeTime": self.now_ms}
+            out.append(body)
+        return 200, out if "symbols" in params else out[0]
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+            def _record(self) -> tuple[Any, dict[str, str]]:
                 url = urlsplit(self.path)
                 params = dict(parse_qsl(url.query))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
                 with fake._lock:
                     fake.requests.append((url.path, params))
-                if url.path == "/api/v3/exchangeInfo":
+                    fake.log.append({"method": self.command, "path": url.path,
+                                     "params": params, "headers": dict(self.headers.items()),
+                                     "body": body})
+                return url, params
+
+            def _refuse(self) -> None:
+                self._record()
+                self._send(405, {"code": -1000, "msg": f"{self.command} not served"})
+
+            do_POST = do_PUT = do_DELETE = _refuse
+
+            def do_GET(self) -> None:
+                url, params = self._record()
+                if url.path in ("/api/v3/ticker/24hr", "/api/v3/ticker/price"):
+                    self._send(*fake.ticker(params, full=url.path.endswith("24hr")))
+                elif url.path == "/api/v3/exchangeInfo":
                     self._send(200, fake.exchange_info())
                 elif url.path == "/api/v3/klines":
                     self._send(*fake.klines(params))
