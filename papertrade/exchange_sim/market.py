@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -377,11 +377,13 @@ class Market:
 
     @classmethod
     def from_bundled(cls, symbols: list[str] | None = None, spread_bps: float = 0.0,
-                     price_scale: float = 1.0, scale_from_ms: int | None = None) -> Market:
+                     price_scale: float | Mapping[str, float] = 1.0,
+                     scale_from_ms: int | None = None) -> Market:
         """Load ``symbols`` (config spelling or exchange ids; default: every */USDT pair).
 
-        ``price_scale`` multiplies every price of the bars from ``scale_from_ms`` on (all of
-        them when None): a market that differs from the bundled one, as a testnet does."""
+        ``price_scale`` (one factor, or one per symbol: ``{"BTC/USDT": 1.5}``, others 1)
+        multiplies every price of the bars from ``scale_from_ms`` on (all of them when None):
+        a market that differs from the bundled one, as a testnet does."""
         names = symbols or default_symbols()
         given = {exchange_id(n): n for n in names}
         wanted = set(given)
@@ -392,9 +394,11 @@ class Market:
             raise ValueError(f"no bundled data for {', '.join(given[i] for i in unknown)}; "
                              f"{hint + ' ' if hint else ''}bundled pairs: "
                              f"{', '.join(sorted(by_id.values()))}")
+        factors = ({exchange_id(k): float(v) for k, v in price_scale.items()}
+                   if isinstance(price_scale, Mapping) else dict.fromkeys(wanted, price_scale))
         loaded = [load_symbol(by_id[i]) for i in sorted(wanted)]
-        if price_scale != 1.0:
-            loaded = [scaled(sym, price_scale, scale_from_ms) for sym in loaded]
+        loaded = [scaled(sym, factors[sym.id], scale_from_ms)
+                  if factors.get(sym.id, 1.0) != 1.0 else sym for sym in loaded]
         return cls(loaded, spread_bps)
 
     def get(self, symbol_id: str) -> ReplayedSymbol:

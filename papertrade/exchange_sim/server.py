@@ -100,7 +100,9 @@ class EmulatorServer:
     real second; ``spread_bps``, ``maker_fee``/``taker_fee``, ``partial_fill_ratio``: see
     :mod:`~papertrade.exchange_sim.matching`; ``balances``: the session account's deposits
     (default 10,000 USDT); ``state_file``: resume from / save to this JSON file;
-    ``allow_remote``: permit a non-loopback ``host``.
+    ``allow_remote``: permit a non-loopback ``host``; ``price_scale`` (one factor or one per
+    symbol) and ``price_scale_from``: replay prices multiplied from that day on (a separate
+    market, as a testnet is).
     """
 
     def __init__(
@@ -118,7 +120,7 @@ class EmulatorServer:
         balances: Mapping[str, Decimal | str | float] | None = None,
         state_file: Path | str | None = None,
         allow_remote: bool = False,
-        price_scale: float = 1.0,
+        price_scale: float | Mapping[str, float] = 1.0,
         price_scale_from: datetime | str | int | None = None,
     ) -> None:
         if not is_loopback_host(host) and not allow_remote:
