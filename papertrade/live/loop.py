@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -36,7 +36,7 @@ from papertrade.live.resets import CapitalWatch
 from papertrade.rebalance import CASH_MARGIN
 from papertrade.strategies import Strategy
 from papertrade.strategies.base import checked_decide, is_scheduled
-from papertrade.trader import DecisionRow, Trader, base_asset
+from papertrade.trader import DecisionRow, PendingDecision, Trader, base_asset
 
 T = TypeVar("T")
 
@@ -134,14 +134,14 @@ class LiveTrader:
             return False
         row = self._latest_row(history)
         cash, positions = self.portfolio()
-        capital = self.capital.check(time, cash, positions, self.kernel.risk) \
+        rebuild = self.capital.check(time, cash, positions, self.kernel.risk) \
             if self.capital else None
-        if capital:  # rebuild towards the targets from the new balances
-            row = replace(row, event=row.event or f"capital event ({capital})")
         prices = self.prices([s for s in self.traded if row.targets.get(s, 0) > 0
-                              or s in positions])
+                              or s in positions or (rebuild and s in rebuild)])
         equity = self.kernel.mark(time, row.label, cash, positions, prices)
         self.kernel.decide(row, cash, positions, prices)
+        if rebuild is not None and self.kernel.pending is None and not self.kernel.risk.halted:
+            self.kernel.pending = PendingDecision(time, rebuild)  # the pre-wipe composition
         planned = self.kernel.plan(cash, positions, prices)
         self.journal.commit()
         logger.info("{} {}: {} ({} orders)", iso(time), row.label, row.reason, len(planned))

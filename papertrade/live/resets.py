@@ -12,10 +12,13 @@ fees in either asset); a difference worth at least ``live.reset.min_change`` of 
   refilled asset within 1 %); journalled open orders that vanished are named in the detail;
 - ``transfer`` otherwise (a deposit or withdrawal made by hand).
 
-The event goes to the journal's ``capital_events`` table (not a trade) and as a warning event;
-the decision is then sent as an event decision, so the kernel rebuilds the portfolio towards
-the current targets from the new balances; the drawdown kill switch's peak is rescaled by the
-same factor as the equity, so the rail measures the time-weighted curve that the exports show
+The event goes to the journal's ``capital_events`` table (not a trade) and as a warning event.
+The portfolio is then rebuilt from the new balances: when the strategy's decision at that
+time trades anyway (a scheduled rebalance, an event), towards its targets; otherwise towards
+the composition the account held before the wipe (the strategy's current position, with the
+drift its rebalance policy tolerates), so the run carries on exactly as the backtest does.
+The drawdown kill switch's peak is rescaled by the same factor as the equity, so the rail
+measures the time-weighted curve that the exports show
 (:func:`papertrade.metrics.time_weighted_equity`).
 """
 
@@ -76,10 +79,11 @@ class CapitalWatch:
     # ------------------------------------------------------------------ at each decision
 
     def check(self, time: pd.Timestamp, cash: float, positions: Mapping[str, float],
-              risk: RiskEngine | None = None) -> str | None:
+              risk: RiskEngine | None = None) -> dict[str, float] | None:
         """Compare the balances now with the journal's expectation; journal a capital event
         when they differ by ``min_change`` of equity or more (and rescale ``risk``'s drawdown
-        peak with the equity). Returns the event's kind, or None."""
+        peak with the equity). Returns, after an event, the weights the account held before
+        it (to rebuild), else None."""
         now = {self.quote: cash, **{base_asset(s): q for s, q in positions.items()}}
         snapshot = self._snapshot()
         if snapshot is None or not self.config.detect:
@@ -98,15 +102,17 @@ class CapitalWatch:
             self._save(time, now)
             return None
         kind = "reset" if self._refilled(now) else "transfer"
+        weights = {s: expected.get(base_asset(s), 0.0) * prices[s] / before for s in self.traded
+                   if s in prices and expected.get(base_asset(s), 0.0) > 0} if before > 0 else {}
         vanished = self._vanished_orders()
         detail = {"expected": {a: expected.get(a, 0.0) for a in assets},
                   "balances": {a: now.get(a, 0.0) for a in assets},
-                  "prices": prices, "vanished_orders": vanished}
+                  "prices": prices, "vanished_orders": vanished, "rebuild_weights": weights}
         self.journal.capital_event(time, kind, flow, before, after, detail)
         what = "testnet reset" if kind == "reset" else "transfer"
         message = (f"{what} detected: balances moved by {flow:+,.2f} {self.quote} without a "
                    f"trade (equity {before:,.2f} -> {after:,.2f}); journalled as a capital "
-                   "event, returns continued time-weighted; rebuilding towards the targets"
+                   "event, returns continued time-weighted; rebuilding the portfolio"
                    + (f"; {len(vanished)} open orders vanished" if vanished else ""))
         logger.warning(message)
         self.journal.event(time, "warning", "capital", message)
@@ -114,7 +120,7 @@ class CapitalWatch:
             risk.kill.peak *= after / before
         self._save(time, now)
         self.journal.commit()
-        return kind
+        return weights
 
     def _refilled(self, balances: Mapping[str, float]) -> bool:
         refill = self.config.refill

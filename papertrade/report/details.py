@@ -59,8 +59,21 @@ def collect(path: Path, *, decisions: int = 10, trades: int = 10,
     _decisions(details, journal, decisions)
     _trades(details, journal, trades)
     details.problems = journal.problems(problems)
+    notes.extend(capital_notes(journal))
     notes.extend(journal.notes)
     return details
+
+
+def capital_notes(journal: Journal) -> list[str]:
+    """One note per capital event: a testnet reset (or a transfer) is marked, not traded."""
+    notes = []
+    for event in journal.capital_events():
+        what = "testnet reset" if event["kind"] == "reset" else str(event["kind"])
+        notes.append(f"{what} at {event['time']}: balances moved by {event['flow']:+,.2f} "
+                     f"without a trade (equity {event['equity_before']:,.2f} -> "
+                     f"{event['equity_after']:,.2f}); returns and drawdown continue "
+                     "time-weighted across it")
+    return notes
 
 
 def _positions(details: RunDetails, journal: Journal) -> None:

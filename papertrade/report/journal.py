@@ -153,6 +153,14 @@ class Journal:
         return self.select("fills", "SELECT * FROM fills ORDER BY time DESC, id DESC LIMIT ?",
                            (limit,))
 
+    def capital_events(self) -> list[dict[str, Any]]:
+        """Capital that came or went without a trade (testnet resets, transfers), oldest
+        first; none for a journal older than the table."""
+        if not self.exists or "capital_events" not in self.tables():
+            return []
+        return self._query("SELECT time, kind, flow, equity_before, equity_after "
+                           "FROM capital_events ORDER BY id", ())
+
     def problems(self, limit: int = 20) -> list[dict[str, Any]]:
         """Errors and rejections, newest first: events plus rejected orders."""
         out = self.select(

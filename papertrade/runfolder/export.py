@@ -122,7 +122,9 @@ def _capital_and_market(journal: Journal, fills: pd.DataFrame, account: np.ndarr
     events = journal.rows("SELECT time, kind, flow, equity_before, equity_after "
                           "FROM capital_events ORDER BY id")
     if events:
-        out["capital_events"] = [dict(e) for e in events]
+        out["capital_events"] = len(events)
+        out["resets"] = sum(e["kind"] == "reset" for e in events)
+        out["capital_flow"] = float(sum(e["flow"] for e in events))
         out["end_account_equity"] = float(account[-1]) if len(account) else None
     if "market_gap_bps" in fills and fills["market_gap_bps"].notna().any():
         priced = fills[fills["market_gap_bps"].notna()]
