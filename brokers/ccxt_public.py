@@ -138,8 +138,8 @@ def public_client(exchange_id: str, *, venue: Venue = "mainnet", base_url: str |
             (client.exceptions.get("spot") or {}).get("exact") or {})
     allowed = public_endpoints(client)
     if not allowed:
-        raise BrokerRejected(f"{exchange_id}: ccxt defines no public endpoints to read market "
-                             "data from", kind="not_supported")
+        raise BrokerRejected(f"{exchange_id}: papertrade finds no public GET endpoints under "
+                             "urls['api']['public'] in ccxt to allow-list", kind="not_supported")
     adapter = PublicOnly(exchange_id, allowed, client)
     client.session.mount("https://", adapter)
     client.session.mount("http://", adapter)

@@ -1,9 +1,11 @@
 """``papertrade live --check``: what a live run needs, checked without trading anything.
 
 One line per check, ``ok`` or ``FAIL`` with the fix. First what needs no request: the config,
-the keys in the environment, the sandbox mechanism (``sandbox host testnet.binance.vision``
-where the sandbox is a host of its own, else why it is refused: ``okx's sandbox shares its
-production host www.okx.com; demo trading is a header``), the emulator URL being loopback.
+the keys in the environment, the venue mechanism of ``testnet`` and ``demo``
+(:mod:`papertrade.live.venue_check`: ``sandbox host testnet.binance.vision`` where the sandbox
+is a host of its own, else why it is refused: ``okx's sandbox shares its production host
+www.okx.com; demo trading is a header``; which of testnet and demo the exchange supports;
+where the signals come from), the emulator URL being loopback.
 When those pass, :mod:`papertrade.live.check_venue` connects as a live run would and checks
 the account (a private read), the venue, every traded symbol, the minimum notional against the
 cash, the clock skew and each data source; it sends no order.
@@ -31,19 +33,14 @@ def live_check(loaded: LoadedConfig, strategy: Strategy, say: Callable[[str], No
             problems.append(text)
 
     report(True, f"config {loaded.path}: {strategy.name}, broker.mode {b.mode}")
-    if b.mode == "testnet":
-        from papertrade.brokers.ccxt_sandbox import describe_sandbox
+    if b.mode in ("testnet", "demo"):
+        from papertrade.live.venue_check import venue_lines
 
         for env, what in ((b.api_key_env, "API key"), (b.secret_env, "API secret")):
             report(bool(os.environ.get(env)), f"{what} in {_shown(env)}",
-                   f"export {env}=... (testnet keys; the value is never written anywhere)")
-        usable, mechanism = describe_sandbox(b.exchange)
-        if usable:
-            report(True, f"{b.exchange} testnet: {mechanism}; every API URL points at it")
-        else:
-            report(False, f"{b.exchange} testnet: {mechanism.removeprefix('refused: ')}",
-                   "papertrade trades only on a sandbox with a host of its own (binance, "
-                   "bybit, ...)")
+                   f"export {env}=... ({b.mode} keys; the value is never written anywhere)")
+        for ok, text, fix in venue_lines(run):
+            report(ok, text, fix)
     elif b.mode == "emulator" and b.emulator.url:
         from papertrade.brokers.ccxt_emulator import make_emulator_client
         from papertrade.util.text import one_line

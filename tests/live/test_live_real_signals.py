@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import ccxt
+import ccxt  # noqa: TID251 - the tests drive a real ccxt client
 import pandas as pd
 import pytest
 
