@@ -14,17 +14,19 @@ from papertrade.config_models import RunConfig
 Line = tuple[bool, str, str]  # ok, text, fix
 
 
-def support(exchange: str) -> str:
-    """``binance: testnet yes (sandbox host ...), demo yes (demo host ...)``."""
+def support(exchange: str) -> tuple[bool, str]:
+    """(either is usable, ``binance supports: testnet yes (sandbox host ...), demo yes (demo
+    host ...)``)."""
     from papertrade.brokers.ccxt_demo import describe_demo
     from papertrade.brokers.ccxt_sandbox import describe_sandbox
 
-    parts = []
+    parts, any_usable = [], False
     for name, (usable, line) in (("testnet", describe_sandbox(exchange)),
                                  ("demo", describe_demo(exchange))):
         parts.append(f"{name} {'yes' if usable else 'no'}"
                      + (f" ({line})" if usable else ""))
-    return f"{exchange} supports: {', '.join(parts)}"
+        any_usable |= usable
+    return any_usable, f"{exchange} supports: {', '.join(parts)}"
 
 
 def venue_lines(run: RunConfig) -> list[Line]:
@@ -44,7 +46,8 @@ def venue_lines(run: RunConfig) -> list[Line]:
                else f"demo trading through ccxt: {', '.join(demo_exchanges())}")
     lines.append((usable, f"{b.exchange} {b.mode}: {mechanism.removeprefix('refused: ')}"
                   + ("; every API URL points at it" if usable else ""), fix))
-    lines.append((True, support(b.exchange), ""))
+    lines.append((*support(b.exchange), "use an exchange with a testnet or a demo of its own "
+                  "(binance, bybit, ...)"))
     lines.append(_market_data_line(run))
     return lines
 

@@ -124,5 +124,5 @@ def test_check_reports_testnet_and_demo_support(tmp_path: Path) -> None:
     result, _ = guarded(tmp_path, "live", str(FLAGSHIP), "--check", "--set", "broker.mode=demo",
                         "--set", "broker.exchange=okx", env=KEYS)
     assert "REFUSED okx demo: okx has no demo trading" in result.stdout
-    assert "ok      okx supports: testnet no, demo no" in result.stdout
+    assert "REFUSED okx supports: testnet no, demo no" in result.stdout
     assert network == []
