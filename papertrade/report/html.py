@@ -241,7 +241,14 @@ def trades_section(d: RunDetails) -> str:
              fmt_qty(t.get("qty")), fmt_price(t.get("price")), fmt_money(t.get("notional")),
              fmt_money(t.get("fee"))] for t in reversed(shown)]
     more = f"; the latest {len(shown)} of {len(rows)}" if len(rows) > len(shown) else ""
-    return table("trades", ["time", "symbol", "side", "qty", "price", "notional", "fee"], body,
+    columns = ["time", "symbol", "side", "qty", "price", "notional", "fee"]
+    if any(t.get("market_price") for t in shown):  # sandbox fills beside the real market
+        columns += ["real price", "gap (bps)"]
+        for cells, t in zip(body, reversed(shown), strict=True):
+            gap = t.get("market_gap_bps")
+            cells += [fmt_price(float(t["market_price"])) if t.get("market_price") else "",
+                      f"{float(gap):+.1f}" if gap else ""]
+    return table("trades", columns, body,
                  f"{len(rows)} fills, newest first ({source or 'none'}{more})")
 
 

@@ -195,3 +195,11 @@ def test_the_public_client_refuses_anything_but_public_reads(public: FakeBinance
     assert "key was set" in refused(lambda: client.fetch_ticker("BTC/USDT"), public)
     with pytest.raises(BrokerRejected, match="loopback"):
         public_client("binance", base_url="http://api.binance.com\\@127.0.0.1:1")
+
+
+def test_the_report_shows_the_gap(runs: tuple[Path, Path]) -> None:
+    from papertrade.report.html import render_report
+
+    page = render_report(runs[1], "")
+    assert "<th>real price</th>" in page and "<th>gap (bps)</th>" in page
+    assert 'data-key="market_gap_bps"' in page

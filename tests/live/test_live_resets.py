@@ -164,3 +164,11 @@ def test_time_weighted_equity_on_a_known_answer() -> None:
     curve = time_weighted_equity(equity, flows)
     assert curve.to_numpy() == pytest.approx([100, 110, 110 * (121 / 110), 121 * 0.9])
     assert time_weighted_equity(equity, pd.Series(dtype=float)) is equity
+
+
+def test_the_report_marks_the_reset(runs: tuple[Path, Path]) -> None:
+    from papertrade.report.html import render_report
+
+    page = render_report(runs[1], "")
+    assert "testnet reset at 2021-02-11T00:00:00Z" in page
+    assert 'data-key="resets"' in page
