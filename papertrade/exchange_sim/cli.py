@@ -108,6 +108,12 @@ def serve(
     log_requests: Annotated[
         bool, typer.Option("--log-requests", help="Log every request (method, path, status).")
     ] = False,
+    price_scale: Annotated[
+        float, typer.Option(help="Multiply replayed prices (a separate market, as a testnet).")
+    ] = 1.0,
+    price_scale_from: Annotated[
+        str, typer.Option(help="Scale prices from this day on (default: every day).")
+    ] = "",
 ) -> None:
     """Serve the emulator until interrupted; prints its base URL and the session's API key.
 
@@ -145,6 +151,8 @@ def serve(
             balances=_parse_balances(balance or []) or None,
             state_file=state,
             allow_remote=allow_remote,
+            price_scale=price_scale,
+            price_scale_from=price_scale_from or None,
         )
         base_url = emulator.start()
     except (ValueError, OSError, OverflowError) as exc:
