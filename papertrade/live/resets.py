@@ -39,6 +39,7 @@ from papertrade.trader import base_asset
 
 SNAPSHOT_KEY = "balances_seen"
 _REFILL_TOLERANCE = 0.01
+_SAME = 1e-6  # relative difference of a balance the fills explain (float and fee rounding)
 
 
 class CapitalWatch:
@@ -92,6 +93,10 @@ class CapitalWatch:
         expected = self.expected(snapshot)
         assets = [self.quote, *(base_asset(s) for s in self.traded)]
         delta = {a: now.get(a, 0.0) - expected.get(a, 0.0) for a in assets}
+        if all(abs(d) <= _SAME * max(abs(now.get(a, 0.0)), abs(expected.get(a, 0.0)), 1.0)
+               for a, d in delta.items()):  # explained by the fills: no price needed
+            self._save(time, now)
+            return None
         moved = [s for s in self.traded if abs(delta[base_asset(s)]) > 1e-12]
         held = [s for s in self.traded if positions.get(s, 0.0) > 0 or s in moved]
         prices = self.prices(held) if held else {}
