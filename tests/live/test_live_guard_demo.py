@@ -55,7 +55,7 @@ def test_the_guard_accepts_ccxts_own_demo_urls(exchange_id: str) -> None:
     assert exchange_id in demo_exchanges()
 
 
-@pytest.mark.parametrize("exchange_id,url", [
+@pytest.mark.parametrize(("exchange_id", "url"), [
     ("binance", "https://api.binance.com/api/v3"),          # mainnet
     ("binance", "https://testnet.binance.vision/api/v3"),  # the testnet is not the demo
     ("binance", "https://demo-api.binance.com.evil.example/api/v3"),
@@ -92,7 +92,7 @@ def test_demo_mode_off_or_sandbox_on_is_refused() -> None:
         guard_demo(plain)
 
 
-@pytest.mark.parametrize("exchange_id,reason", [
+@pytest.mark.parametrize(("exchange_id", "reason"), [
     ("okx", "has no demo trading"), ("kraken", "has no demo trading"),
     ("bitget", "shares its production host"),
 ])
