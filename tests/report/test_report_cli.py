@@ -53,8 +53,8 @@ def test_bad_input_is_one_line_with_the_fix(fixture_runs: Path) -> None:
         ("runs", "show", "abc"): f"error: no run 'abc' in {fixture_runs}/; "
                                  "`papertrade runs list` shows the ids",
         ("runs", "list", "--mode", "paper"): "error: --mode 'paper' is unknown; use one of: "
-                                             "backtest, testnet, dry_run, emulator, study, "
-                                             "sweep, live",
+                                             "backtest, testnet, demo, dry_run, emulator, "
+                                             "study, sweep, live",
     }
     for args, message in cases.items():
         done = papertrade(*args, "--runs-dir", str(fixture_runs))
