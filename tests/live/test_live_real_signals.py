@@ -203,3 +203,21 @@ def test_the_report_shows_the_gap(runs: tuple[Path, Path]) -> None:
     page = render_report(runs[1], "")
     assert "<th>real price</th>" in page and "<th>gap (bps)</th>" in page
     assert 'data-key="market_gap_bps"' in page
+
+
+def test_bybits_public_client_is_guarded_the_same_way() -> None:
+    """No network: every call below is refused before a connection."""
+    client = public_client("bybit")
+    allowed = {u.removeprefix("https://api.bybit.com/") for u in
+               client.session.get_adapter("https://api.bybit.com").allowed}
+    assert {"v5/market/kline", "v5/market/tickers", "v5/market/instruments-info"} <= allowed
+    private = {p for method in client.api["private"].values() for p in method}
+    only_private = private - set(client.api["public"]["get"])  # a few are both (signed or not)
+    assert only_private and not only_private & allowed
+    client.apiKey, client.secret = KEY, SECRET
+    with pytest.raises(ccxt.NotSupported, match="key was set"):
+        client.fetch_ohlcv("BTC/USDT", "1d")
+    client.apiKey = client.secret = ""
+    client.urls["api"]["public"] = "https://api.bybit.com/private"
+    with pytest.raises(ccxt.NotSupported, match="not one of bybit's public endpoints"):
+        client.fetch_ohlcv("BTC/USDT", "1d")
