@@ -111,18 +111,21 @@ def test_demo_on_an_exchange_without_one_is_refused_before_any_request(tmp_path:
 
 
 def test_check_reports_testnet_and_demo_support(tmp_path: Path) -> None:
+    """Without keys ``--check`` stops at the static checks: nothing connects."""
     result, network = guarded(tmp_path, "live", str(FLAGSHIP), "--check",
-                              "--set", "broker.mode=demo", env=KEYS)
+                              "--set", "broker.mode=demo")
     lines = result.stdout.splitlines()
-    assert any(x.startswith("ok      binance demo: demo host demo-api.binance.com")
-               for x in lines), result.stdout
-    assert any(x.startswith("ok      binance supports: testnet yes (sandbox host "
+    assert any(x.startswith("FAIL API key in $PAPERTRADE_API_KEY") and "(demo keys;" in x
+               for x in lines), lines
+    assert any(x.startswith("ok   binance demo: demo host demo-api.binance.com")
+               for x in lines), lines
+    assert any(x.startswith("ok   binance supports: testnet yes (sandbox host "
                             "testnet.binance.vision") and "demo yes (demo host" in x
-               for x in lines), result.stdout
-    assert any(x.startswith("ok      signals (live.market_data mainnet): binance mainnet "
-                            "public market data, key-less") for x in lines), result.stdout
+               for x in lines), lines
+    assert any(x.startswith("ok   signals (live.market_data mainnet): binance mainnet "
+                            "public market data, key-less") for x in lines), lines
     result, _ = guarded(tmp_path, "live", str(FLAGSHIP), "--check", "--set", "broker.mode=demo",
                         "--set", "broker.exchange=okx", env=KEYS)
-    assert "REFUSED okx demo: okx has no demo trading" in result.stdout
-    assert "REFUSED okx supports: testnet no, demo no" in result.stdout
+    assert "FAIL okx demo: okx has no demo trading" in result.stdout
+    assert "FAIL okx supports: testnet no, demo no" in result.stdout
     assert network == []
