@@ -308,11 +308,11 @@ class LiveConfig(Frozen):
 
 
 NotifyEvent = Literal["trade", "rejection", "rail", "kill_switch", "stop", "crash", "start",
-                      "decision", "retry"]
+                      "decision", "retry", "reset"]
 
 
 def _default_notify_events() -> list[NotifyEvent]:
-    return ["trade", "rejection", "rail", "kill_switch", "stop", "crash"]
+    return ["trade", "rejection", "rail", "kill_switch", "stop", "crash", "reset"]
 
 
 class NotifyConfig(Frozen):
@@ -329,7 +329,8 @@ class NotifyConfig(Frozen):
     events: list[NotifyEvent] = Field(
         default_factory=_default_notify_events,
         description="what is sent: trade (each fill), rejection, rail (an order cut by a cap), "
-        "kill_switch, stop, crash; also start, decision, retry",
+        "kill_switch, stop, crash, reset (a testnet reset or transfer); also start, decision, "
+        "retry",
     )
     timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="connect and read timeout of each message",

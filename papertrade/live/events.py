@@ -177,6 +177,25 @@ class KillSwitch:
 
 
 @dataclass(frozen=True)
+class Capital:
+    """Capital came or went without a trade: a testnet reset (or a transfer); returns continue
+    time-weighted across it and the portfolio is rebuilt (:mod:`papertrade.live.resets`)."""
+
+    time: pd.Timestamp
+    kind: str  # reset or transfer
+    flow: float
+    equity_before: float
+    equity_after: float
+    quote: str
+
+    @property
+    def text(self) -> str:
+        what = "testnet reset" if self.kind == "reset" else self.kind
+        return (f"{what}: balances moved by {self.flow:+,.2f} {self.quote} without a trade "
+                f"(equity {self.equity_before:,.2f} -> {self.equity_after:,.2f}); rebuilding")
+
+
+@dataclass(frozen=True)
 class Stopped:
     """The run ended normally; ``reason`` says why (``--once``, ``reached --until ...``,
     ``signal SIGINT``, ``kill file STOP``, ``kill switch ...``)."""
@@ -207,7 +226,7 @@ class Crashed:
 
 
 LiveEvent = (Started | Waiting | Decision | Skipped | OrderPlaced | Trade | Rejection | Retry
-             | KillSwitch | Stopped | Crashed)
+             | KillSwitch | Capital | Stopped | Crashed)
 Subscriber = Callable[[LiveEvent], None]
 
 

@@ -142,6 +142,8 @@ class LiveTrader:
         self.kernel.decide(row, cash, positions, prices)
         if rebuild is not None and self.kernel.pending is None and not self.kernel.risk.halted:
             self.kernel.pending = PendingDecision(time, rebuild)  # the pre-wipe composition
+        if rebuild is not None and self.capital and self.capital.last:
+            self.bus.emit(ev.Capital(self.clock.now(), *self.capital.last, self.quote))
         planned = self.kernel.plan(cash, positions, prices)
         self.journal.commit()
         logger.info("{} {}: {} ({} orders)", iso(time), row.label, row.reason, len(planned))

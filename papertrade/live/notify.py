@@ -42,7 +42,7 @@ from papertrade.util.text import did_you_mean, one_line
 #: apprise's message type per kind: how a chat service colours it
 _TYPES: Final = {"trade": "info", "decision": "info", "start": "info", "stop": "success",
                  "rejection": "warning", "rail": "warning", "retry": "warning",
-                 "kill_switch": "failure", "crash": "failure"}
+                 "kill_switch": "failure", "crash": "failure", "reset": "warning"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def kind_of(event: ev.LiveEvent) -> str | None:
     kinds: dict[type[Any], str] = {
         ev.Trade: "trade", ev.Rejection: "rejection", ev.KillSwitch: "kill_switch",
         ev.Stopped: "stop", ev.Crashed: "crash", ev.Started: "start", ev.Decision: "decision",
-        ev.Retry: "retry"}
+        ev.Retry: "retry", ev.Capital: "reset"}
     return kinds.get(type(event))
 
 

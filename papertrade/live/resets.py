@@ -52,6 +52,7 @@ class CapitalWatch:
         self.quote = quote
         self.traded = traded
         self.prices = prices
+        self.last: tuple[str, float, float, float] | None = None  # kind, flow, before, after
 
     # ------------------------------------------------------------------ the journal's view
 
@@ -114,6 +115,7 @@ class CapitalWatch:
                   "balances": {a: now.get(a, 0.0) for a in assets},
                   "prices": prices, "vanished_orders": vanished, "rebuild_weights": weights}
         self.journal.capital_event(time, kind, flow, before, after, detail)
+        self.last = (kind, flow, before, after)
         what = "testnet reset" if kind == "reset" else "transfer"
         message = (f"{what} detected: balances moved by {flow:+,.2f} {self.quote} without a "
                    f"trade (equity {before:,.2f} -> {after:,.2f}); journalled as a capital "

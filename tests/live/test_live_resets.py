@@ -172,3 +172,14 @@ def test_the_report_marks_the_reset(runs: tuple[Path, Path]) -> None:
     page = render_report(runs[1], "")
     assert "testnet reset at 2021-02-11T00:00:00Z" in page
     assert 'data-key="resets"' in page
+
+
+def test_a_reset_is_a_live_event_and_a_notification_kind() -> None:
+    from papertrade.live import events as ev
+    from papertrade.live.notify import kind_of
+
+    event = ev.Capital(pd.Timestamp("2021-02-11", tz="UTC"), "reset", -27_645.7, 37_645.7,
+                       10_000.0, "USDT")
+    assert kind_of(event) == "reset"
+    assert event.text.startswith("testnet reset: balances moved by -27,645.70 USDT")
+    assert "reset" in load_config(FLAGSHIP).run.notify.events
