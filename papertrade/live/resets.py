@@ -159,4 +159,3 @@ class CapitalWatch:
             return
         curve = time_weighted_equity(equity, flows)
         risk.kill.peak = float(equity.iloc[-1] * curve.max() / curve.iloc[-1])
-
