@@ -1,9 +1,11 @@
 """Sweep throughput and memory: the flagship over a grid of 1,026 configs on the bundled data.
 
 Runs ``papertrade sweep`` as a user would (a fresh process, a local Dask cluster) on 1 worker
-and on 2, and prints configs/s (the execution phase, from the manifest; and the whole command,
-start-up included), the peak resident memory of the whole process tree (the command and its
-workers, sampled every 0.1 s) at 513 and at 1,026 configs (flat in the number of configs?),
+and on 2, and prints configs/s (while configs run, after the workers have loaded the data; the
+execution phase, data loading and summaries included; the whole command, start-up and the
+up-front validation of every grid point included), the peak resident memory of the whole
+process tree (the command and its workers, sampled every 0.1 s) at 513 and at 1,026 configs
+(flat in the number of configs?),
 and the ratio to running configs one by one through ``papertrade backtest`` (a sample of 3).
 
     python bench/sweep.py [--engine sim|backtrader] [--skip-backtest]
@@ -91,6 +93,8 @@ def sweep(runs: Path, workers: int, engine: str, extra: list[str]) -> dict[str, 
     done = manifest["counts"]["done"]
     return {"workers": workers, "configs": done, "wall_s": wall,
             "configs_per_s": manifest["timings"]["configs_per_s"],
+            "run_configs_per_s": manifest["timings"]["run_configs_per_s"],
+            "setup_s": manifest["timings"]["setup_s"],
             "configs_per_s_wall": done / wall, "peak_mb": peak / 2**20, "cpu_s": cpu,
             "folder": str(folder)}
 
@@ -109,6 +113,8 @@ def main() -> None:
         half = sweep(Path(tmp) / "half", 2, args.engine, ["--samples", "513"])
         for row in rows:
             print(f"{row['configs']} configs on {row['workers']} worker(s): "
+                  f"{row['run_configs_per_s']:.1f} configs/s (configs running, after "
+                  f"{row['setup_s']:.1f} s of data loading on the workers), "
                   f"{row['configs_per_s']:.1f} configs/s (execution), "
                   f"{row['configs_per_s_wall']:.1f} configs/s (whole command, "
                   f"{row['wall_s']:.1f} s), peak memory {row['peak_mb']:.0f} MB, "

@@ -225,8 +225,9 @@ def run_sweep(spec: SweepSpec, *, workers: int | None = None, scheduler: str | N
         sink = logger.add(folder / "run.log", level="INFO", enqueue=False,
                           filter=masking_filter(secrets))
         started = time.monotonic()
+        timings: dict[str, float] = {}
         try:
-            counts = _execute(client, folder, prep, progress)
+            counts = _execute(client, folder, prep, progress, timings)
         except KeyboardInterrupt:
             if (folder / RESULTS).exists():
                 finish_results(folder / RESULTS, _lead(prep))
@@ -240,8 +241,8 @@ def run_sweep(spec: SweepSpec, *, workers: int | None = None, scheduler: str | N
             raise
         finally:
             logger.remove(sink)
-        seconds = time.monotonic() - started
-        _finish(folder, prep, meta, counts, seconds, secrets)
+        timings["seconds"] = time.monotonic() - started
+        _finish(folder, prep, meta, counts, timings, secrets)
     return folder
 
 
@@ -288,12 +289,17 @@ def _start_folder(folder: Path, prep: Prepared, resuming: bool, secrets: Collect
     return meta
 
 
-def _execute(client: Any, folder: Path, prep: Prepared, show: bool) -> dict[str, int]:
+def _execute(client: Any, folder: Path, prep: Prepared, show: bool,
+             timings: dict[str, float]) -> dict[str, int]:
+    """Run what is not done yet; ``timings`` gets ``setup_s`` (every worker loading the data
+    and building its engine) and ``run_s`` (from the first task sent to the last row back)."""
     spec = prep.spec
     start, end = spec.window()
     engine = EngineSpec(spec.engine, prep.loaded, tuple(spec.strategy_paths), start, end)
     plugin = EnginePlugin(engine)
+    setup = time.monotonic()
     client.register_plugin(plugin)
+    timings["setup_s"] = time.monotonic() - setup
     done = done_keys(folder / RESULTS)
     todo: list[tuple[Window, Item]] = [
         (window, item) for window, items in prep.items() for item in items
@@ -334,11 +340,13 @@ def _execute(client: Any, folder: Path, prep: Prepared, show: bool) -> dict[str,
         writer.append(out)
 
     bar = Progress(len(todo), "sweep" if not prep.folds else "walk-forward (train)", show)
+    sent = time.monotonic()
     try:
         run_chunks(client, plugin.name, chunks, not prep.folds, on_rows, bar)
     finally:
         bar.close()
         writer.close()
+    timings["run_s"] = time.monotonic() - sent
     rows = finish_results(folder / RESULTS, lead)
     counts = {"total": len(prep.points) * max(1, len(prep.folds)), "done": rows,
               "failed": failed}
@@ -350,15 +358,18 @@ def _execute(client: Any, folder: Path, prep: Prepared, show: bool) -> dict[str,
 
 
 def _finish(folder: Path, prep: Prepared, meta: dict[str, Any], counts: dict[str, int],
-            seconds: float, secrets: Collection[str]) -> None:
+            timings: dict[str, float], secrets: Collection[str]) -> None:
     from papertrade.research.summary import write_summaries
 
     best = write_summaries(folder, prep)
+    seconds, run_s = timings["seconds"], timings.get("run_s", 0.0)
     meta = {**meta, "counts": counts, "best": best,
-            "timings": {"seconds": round(seconds, 3),
-                        "configs_per_s": round(counts["done"] / seconds, 3) if seconds else None}}
+            "timings": {**{k: round(v, 3) for k, v in timings.items()},
+                        "configs_per_s": round(counts["done"] / seconds, 3) if seconds else None,
+                        "run_configs_per_s": round(counts["done"] / run_s, 3) if run_s else None}}
     finish_manifest(folder, meta, "finished", secrets=secrets)
-    logger.info("sweep finished: {} rows in {:.1f} s", counts["done"], seconds)
+    logger.info("sweep finished: {} rows in {:.1f} s ({:.1f} s loading data on the workers)",
+                counts["done"], seconds, timings.get("setup_s", 0.0))
     try:
         from papertrade.report.sweep_html import write_sweep_report
 
