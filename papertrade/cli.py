@@ -7,13 +7,14 @@ line and exits with code 2; ``-v`` shows the traceback as well.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from papertrade.util.options import date_option
 
 app = typer.Typer(
     name="papertrade",
@@ -39,18 +40,6 @@ StrategyPathOpt = Annotated[
     typer.Option("--strategy-path", metavar="DIR",
                  help="a folder whose .py files define strategies (repeatable)"),
 ]
-
-
-def _date_option(name: str, value: str | None) -> dt.date | None:
-    from papertrade.errors import ConfigError
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError("command line", name, f"'{value}' is not a date",
-                          "write YYYY-MM-DD") from None
 
 
 def _print_version(value: bool) -> None:
@@ -95,7 +84,7 @@ def backtest(
     loaded = _load(config, overrides)
     with progress_status() as progress:
         result = run_backtest(
-            loaded, start=_date_option("--start", start), end=_date_option("--end", end),
+            loaded, start=date_option("--start", start), end=date_option("--end", end),
             report=report, strategy_paths=strategy_path or [], progress=progress,
         )
     print_summary(result.folder, result.metrics)
@@ -124,7 +113,7 @@ def live(
     if check:
         live_check_command(loaded, strategy)
         return
-    live_run_command(loaded, strategy, until=_date_option("--until", until), once=once,
+    live_run_command(loaded, strategy, until=date_option("--until", until), once=once,
                      resume=resume)
 
 
@@ -169,8 +158,8 @@ def lookahead(
                           "write a positive number or all")
     loaded = _load(config, overrides)
     strategy = build_strategy(loaded, strategy_path or [])
-    history, _ = load_history(loaded, strategy, _date_option("--start", start),
-                              _date_option("--end", end))
+    history, _ = load_history(loaded, strategy, date_option("--start", start),
+                              date_option("--end", end))
     with Progress(console=Console(stderr=True), transient=True) as bar:
         stages: dict[str, Any] = {}
 

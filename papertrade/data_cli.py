@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from papertrade.util.options import date_option
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -151,7 +153,7 @@ def download(
     if timeframe != "1d":
         raise ConfigError("command line", "--timeframe", f"'{timeframe}' is not supported yet",
                           "download daily bars: --timeframe 1d")
-    first = _date("--since", since)
+    first = date_option("--since", since)
     jobs: list[Job] = []
     for item in symbols:
         symbol, _, name = item.partition("=")
@@ -162,18 +164,6 @@ def download(
                               else "ccxt" if source == "ccxt" else "yfinance")
         jobs.append(_job(symbol, provider, first, exchange, name))
     _run(jobs, _cache_dir(cache_dir))
-
-
-def _date(option: str, value: str | None) -> dt.date | None:
-    from papertrade.errors import ConfigError
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError("command line", option, f"'{value}' is not a date",
-                          "write YYYY-MM-DD") from None
 
 
 # --------------------------------------------------------------------------- update

@@ -6,13 +6,13 @@ arch, statsmodels) happen inside the command so ``papertrade --help`` stays inst
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from papertrade.errors import ConfigError
+from papertrade.util.options import date_option
 
 MAX_HORIZON = 3650
 MAX_PLACEBOS = 1_000_000
@@ -40,16 +40,6 @@ def _count(name: str, value: int, most: int) -> int:
         raise ConfigError("command line", name, f"{value} is outside 0..{most:,}",
                           f"pass a count between 0 and {most:,}")
     return value
-
-
-def _date(name: str, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError("command line", name, f"'{value[:40]}' is not a date",
-                          "write YYYY-MM-DD") from None
 
 
 def study(
@@ -87,8 +77,8 @@ def study(
         raise ConfigError("command line", "--seed", f"{seed} is negative or too large",
                           "pass a seed in 0..2**63-1")
     loaded = load_config(config, overrides or [])
-    result = run_study(loaded, options, start=_date("--start", start),
-                       end=_date("--end", end), strategy_paths=strategy_path or [],
+    result = run_study(loaded, options, start=date_option("--start", start),
+                       end=date_option("--end", end), strategy_paths=strategy_path or [],
                        report=report)
     for kind, text in result.verdicts.items():
         typer.echo(f"[{kind}] {text}\n")

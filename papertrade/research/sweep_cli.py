@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from papertrade.util.options import date_option
+
 GRID_HELP = ("KEY=VALUES: a list (20,50,100), a range a..b:step (inclusive), or strings "
              "(daily,weekly); repeatable")
 
@@ -41,7 +43,6 @@ def sweep(
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
     """Run CONFIG over a grid of parameters (in parallel, on Dask); write a sweep folder."""
-    import datetime as dt
 
     from papertrade.errors import ConfigError
     from papertrade.research.engine import DEFAULT_ENGINE
@@ -68,12 +69,7 @@ def sweep(
         if config is None:
             raise ConfigError("command line", "CONFIG", "missing", "pass a YAML run config")
         for name, value in (("--start", start), ("--end", end)):
-            try:
-                if value:
-                    dt.date.fromisoformat(value)
-            except ValueError:
-                raise ConfigError("command line", name, f"'{str(value)[:40]}' is not a date",
-                                  "write YYYY-MM-DD") from None
+            date_option(name, value)
         spec = SweepSpec(
             config=str(config), grid=[parse_axis(item) for item in grid or []],
             sets=list(overrides or []), samples=samples, seed=seed, objective=objective,
