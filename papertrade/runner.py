@@ -8,7 +8,6 @@ manifest (status ``failed``) and re-raised.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from papertrade.data.history import MarketHistory
 from papertrade.data.sources import stale_data_warning
 from papertrade.errors import ConfigError
 from papertrade.journal import Journal
+from papertrade.report import write_report_or_note
 from papertrade.runfolder import (
     create_run_folder,
     finish_manifest,
@@ -103,14 +103,14 @@ def run_backtest(
         finish_manifest(folder, meta, "failed", error=f"{type(exc).__name__}: {exc}",
                         secrets=secrets)
         if report:
-            _write_report(folder)
+            write_report_or_note(folder)
         raise
     finally:
         logger.remove(sink)
     finish_manifest(folder, meta, "finished", secrets=secrets)
     if report:
         progress("writing report.html")
-        _write_report(folder)
+        write_report_or_note(folder)
     return RunResult(folder, metrics)
 
 
@@ -154,13 +154,3 @@ def _execute(
                       benchmarks=history.dated_closes(strategy.benchmark_symbols()))
     finally:
         journal.close()
-
-
-def _write_report(folder: Path) -> None:
-    from papertrade.report.html import write_report
-
-    try:
-        write_report(folder)
-    except Exception as exc:  # a report failure must not lose a finished backtest
-        logger.warning("report.html not written: {}", exc)
-        (folder / "report.error.txt").write_text(json.dumps({"error": str(exc)}))

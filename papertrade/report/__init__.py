@@ -26,4 +26,18 @@ def write_report(run_dir: Path, *, inline_js: bool = False,
                   runs_dir=None if runs_dir is None else Path(runs_dir))
 
 
-__all__ = ["write_report"]
+def write_report_or_note(run_dir: Path) -> None:
+    """:func:`write_report` for a run that has just finished: a report that fails must not
+    lose the run, so the failure is logged and kept in ``report.error.txt`` instead."""
+    import json
+
+    from loguru import logger
+
+    try:
+        write_report(run_dir)
+    except Exception as exc:
+        logger.warning("report.html not written: {}", exc)
+        (Path(run_dir) / "report.error.txt").write_text(json.dumps({"error": str(exc)}))
+
+
+__all__ = ["write_report", "write_report_or_note"]

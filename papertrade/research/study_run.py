@@ -11,16 +11,14 @@ nothing behind.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from loguru import logger
-
 from papertrade.config import LoadedConfig
 from papertrade.config_effective import digested, effective_config
 from papertrade.errors import ConfigError
+from papertrade.report import write_report_or_note
 from papertrade.research.study import StudyData, StudyOptions, compute_study
 from papertrade.research.study_verdict import verdict
 from papertrade.runfolder import (
@@ -125,7 +123,7 @@ def run_study(loaded: LoadedConfig, options: StudyOptions, *, start: dt.date | N
         raise
     finish_manifest(folder, meta, "finished", secrets=secrets)
     if report:
-        _write_report(folder)
+        write_report_or_note(folder)
     return StudyResult(folder, data, verdicts)
 
 
@@ -133,13 +131,3 @@ def _options_json(options: StudyOptions) -> dict[str, object]:
     out = asdict(options)
     out["horizons"] = sorted(set(options.horizons))
     return out
-
-
-def _write_report(folder: Path) -> None:
-    from papertrade.report.html import write_report
-
-    try:
-        write_report(folder)
-    except Exception as exc:  # a report failure must not lose a finished study
-        logger.warning("report.html not written: {}", exc)
-        (folder / "report.error.txt").write_text(json.dumps({"error": str(exc)}))

@@ -12,7 +12,6 @@ sweeps like runs), ``run.log`` and ``report.html``; a walk-forward adds ``folds.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Collection
@@ -24,6 +23,7 @@ from loguru import logger
 
 from papertrade.config import LoadedConfig, load_config
 from papertrade.errors import ConfigError, RunFolderError
+from papertrade.report import write_report_or_note
 from papertrade.research import grid as grids
 from papertrade.research.engine import DEFAULT_ENGINE, ENGINES, EngineSpec
 from papertrade.research.execute import (
@@ -370,13 +370,7 @@ def _finish(folder: Path, prep: Prepared, meta: dict[str, Any], counts: dict[str
     finish_manifest(folder, meta, "finished", secrets=secrets)
     logger.info("sweep finished: {} rows in {:.1f} s ({:.1f} s loading data on the workers)",
                 counts["done"], seconds, timings.get("setup_s", 0.0))
-    try:
-        from papertrade.report.sweep_html import write_sweep_report
-
-        write_sweep_report(folder)
-    except Exception as exc:  # a report failure must not lose a finished sweep
-        logger.warning("report.html not written: {}", exc)
-        (folder / "report.error.txt").write_text(json.dumps({"error": str(exc)}))
+    write_report_or_note(folder)
 
 
 def objective_better(objective: str, a: float, b: float | None) -> bool:
