@@ -104,7 +104,8 @@ def live(
     overrides: SetOpt = None,
     strategy_path: StrategyPathOpt = None,
 ) -> None:
-    """Paper-trade CONFIG live: testnet, dry run or the local emulator (broker.mode)."""
+    """Paper-trade CONFIG live: testnet, demo, dry run or the local emulator
+    (broker.mode)."""
     from papertrade.live.command import live_check_command, live_run_command
     from papertrade.runner import build_strategy
 

@@ -178,21 +178,26 @@ def _data(loaded: LoadedConfig, strategy: Strategy, client: Any, listed: list[st
     """Each data source answers; returns the strategy's weights over the available history
     (what it intends to hold), or None when the history cannot be loaded."""
     from papertrade.data.sources import load_market
+    from papertrade.live.market_data import market_data_source, signal_client
     from papertrade.strategies.base import checked_decide
 
+    signals = signal_client(loaded.run)  # the candles the strategy will read
+    where = "the venue" if signals is None else \
+        f"{loaded.run.broker.exchange} {market_data_source(loaded.run)} (public market data)"
     for symbol in listed:
         try:
-            candles = client.fetch_ohlcv(symbol, loaded.run.data.timeframe, limit=2)
+            source = client if signals is None else signals()
+            candles = source.fetch_ohlcv(symbol, loaded.run.data.timeframe, limit=2)
         except Exception as exc:
-            report(False, f"{symbol} candles from the venue did not answer: "
-                          f"{type(exc).__name__}: {_why(exc)}", "check the venue's status")
+            report(False, f"{symbol} candles from {where} did not answer: "
+                          f"{type(exc).__name__}: {_why(exc)}", "check the source's status")
             return None
         if not candles and not replay:  # a replay has no candle before a pair's first bar
-            report(False, f"{symbol}: the venue has no candle", "check the symbol")
+            report(False, f"{symbol}: {where} has no candle", "check the symbol")
             return None
     if listed:
         report(True, f"candles of {len(listed)} symbol{'s' if len(listed) > 1 else ''} "
-                     "answered from the venue", "")
+                     f"answered from {where}", "")
     try:
         history, origins = load_market(  # what the backtest of this config would load
             list(dict.fromkeys([*strategy.symbol_keys().values(),
