@@ -19,7 +19,6 @@ from papertrade.runfolder.layout import CONFIG
 from papertrade.runfolder.read import RunHeader
 from papertrade.util.text import one_line
 
-MAX_CONFIG_BYTES: Final = 1_000_000
 #: the prefix a label drops: ``exit.ma_days=100`` reads better than the full key
 PARAMS_PREFIX: Final = "strategy.params."
 #: sections of the Configuration table, in order; other keys follow under "other"
@@ -28,7 +27,8 @@ SECTIONS: Final = ("strategy", "data", "broker", "risk", "live")
 
 def read_settings(folder: Path) -> tuple[dict[str, Any], str]:
     """(dotted key -> value, problem) of ``folder/config.yaml``; problem is '' when read."""
-    from papertrade.config import ConfigError, parse_yaml
+    from papertrade.config_yaml import MAX_CONFIG_BYTES, parse_yaml
+    from papertrade.errors import ConfigError
 
     raw, problem = read_bytes(folder / CONFIG, MAX_CONFIG_BYTES)
     if raw is None:
