@@ -27,11 +27,10 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
-from papertrade.config_effective import LIVE_HEADER, effective_config
-from papertrade.errors import ConfigError, PapertradeError, RunFolderError
+from papertrade.errors import ConfigError, PapertradeError
 from papertrade.journal import Journal
 from papertrade.live import events as ev
-from papertrade.live.attempts import decided, journal_error
+from papertrade.live.attempts import journal_error, open_run_folder, read_manifest
 from papertrade.live.clock import Clock, SimulatedClock, WallClock, utc
 from papertrade.live.execution import OrderExecutor, RetryPolicy
 from papertrade.live.feed import LiveMarketFeed
@@ -47,16 +46,7 @@ from papertrade.live.notify import notifier_for
 from papertrade.live.resets import CapitalWatch
 from papertrade.live.window import check_until, replay_start
 from papertrade.rebalance import FillModel
-from papertrade.runfolder import (
-    create_run_folder,
-    finish_manifest,
-    manifest,
-    read_json,
-    run_digest,
-    run_tag,
-    write_config,
-    write_json,
-)
+from papertrade.runfolder import finish_manifest, run_tag
 from papertrade.strategies import Strategy
 from papertrade.trader import Trader
 from papertrade.util.secrets import ENV_NAME, mask, masking_filter, secret_values
@@ -106,13 +96,6 @@ def _secret(env: str, what: str, file: str, key: str) -> str:
         raise ConfigError(file, key, f"environment variable {env} ({what}) is not set",
                           f"export {env}=... (the value is never written anywhere)")
     return value
-
-
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    """A run folder's manifest, read safely (size-limited, regular files only); None if
-    it cannot be read."""
-    meta, _problem = read_json(folder / "manifest.json")
-    return meta if isinstance(meta, dict) else None
 
 
 def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
@@ -215,7 +198,7 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         return None
     journal = Journal(path)
     try:
-        meta = _manifest(folder) or {}
+        meta = read_manifest(folder) or {}
         quote = str(meta.get("quote", "USDT"))
         balances: dict[str, float] = {quote: float(meta.get("cash", 0.0))}
         for row in journal.rows("SELECT symbol, side, qty, price, fee FROM fills"):
@@ -226,73 +209,6 @@ def _journal_balances(folder: Path) -> dict[str, float] | None:
         return balances
     finally:
         journal.close()
-
-
-# --------------------------------------------------------------------------- run folders
-
-
-def find_resumable(runs_dir: Path, name: str, mode: str, digest: str) -> Path | None:
-    """The latest unfinished run of the same config: a plain restart carries it on.
-
-    A run that failed before its first decision has nothing to carry on: a restart gets a
-    folder of its own, so that each failed attempt keeps its error (``runs show``)."""
-    candidates = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
-    for folder in reversed(candidates):
-        status = (_manifest(folder) or {}).get("status")
-        if status == "running" or (status == "failed" and decided(folder)):
-            return folder
-    return None
-
-
-def _refuse_after_kill_switch(runs_dir: Path, name: str, mode: str, digest: str) -> None:
-    """A plain restart must not undo the kill switch by quietly starting a fresh run."""
-    folders = sorted(runs_dir.glob(f"*-{name}-{mode}-{digest}*")) if runs_dir.is_dir() else []
-    for folder in reversed(folders):
-        meta = _manifest(folder)
-        if meta is None:
-            continue
-        reason = str(meta.get("stop_reason") or "")
-        if reason.startswith("kill switch"):
-            raise RunFolderError(
-                f"the last run of this config ({folder.name}) was stopped by the {reason}; "
-                "to trade again deliberately, start a new run with --set name=<new name>")
-        return
-
-
-def open_run_folder(loaded: LoadedConfig, strategy: Strategy, resume: Path | None
-                    ) -> tuple[Path, dict[str, Any]]:
-    """Create the run folder, or reopen the one to resume (checked against the config)."""
-    run = loaded.run
-    mode = run.broker.mode
-    digest = run_digest(loaded.raw, {})
-    folder = resume or find_resumable(run.runs_dir, run.name, mode, digest)
-    if folder is not None:
-        read, problem = read_json(folder / "manifest.json")
-        if not isinstance(read, dict):
-            raise RunFolderError(f"{folder}: cannot resume, manifest unreadable "
-                                 f"({problem or 'not a JSON object'})")
-        meta = read
-        if meta.get("name") != run.name or meta.get("mode") != mode:
-            raise ConfigError(loaded.path, "--resume",
-                              f"{folder.name} is a {meta.get('mode')} run of "
-                              f"'{meta.get('name')}', not a {mode} run of '{run.name}'",
-                              "resume a run of this config, or drop --resume")
-        meta.update(status="running", pid=os.getpid(), error=None,
-                    resumed=[*meta.get("resumed", []), pd.Timestamp.now(tz="UTC").isoformat()])
-        write_json(folder / "manifest.json", meta)
-        return folder, meta
-    _refuse_after_kill_switch(run.runs_dir, run.name, mode, digest)
-    folder = create_run_folder(run.runs_dir, run.name, mode, digest)
-    secrets = secret_values(loaded.raw)
-    meta = manifest(folder, name=run.name, mode=mode, strategy=run.strategy.name,
-                    config_file=loaded.path, quote=run.broker.quote, cash=run.broker.cash,
-                    signal=getattr(strategy.params, "signal", None),
-                    start=None, end=None, data={}, secrets=secrets)
-    write_json(folder / "manifest.json", meta)
-    effective = effective_config(loaded, strategy.params.model_dump(mode="json"),
-                                 run.data.start, run.data.end)
-    write_config(folder, effective, secrets=secrets, header=LIVE_HEADER)
-    return folder, meta
 
 
 @contextmanager
