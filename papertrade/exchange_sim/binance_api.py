@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl
 
 from papertrade.exchange_sim import errors, payloads
 from papertrade.exchange_sim.clock import EmulatedClock, wall_ms
-from papertrade.exchange_sim.market import ORDER_TYPES, Market, ReplayedSymbol, fmt
+from papertrade.exchange_sim.filters import fmt
+from papertrade.exchange_sim.market import ORDER_TYPES, Market, ReplayedSymbol
 from papertrade.exchange_sim.matching import Account, MatchingEngine, OrderRequest
 
 Json = dict[str, object] | list[object]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from papertrade.exchange_sim.market import ORDER_TYPES, ReplayedSymbol, fmt
+from papertrade.exchange_sim.filters import fmt
+from papertrade.exchange_sim.market import ORDER_TYPES, ReplayedSymbol
 from papertrade.exchange_sim.matching import Account, Order, Trade
 
 RATE_LIMITS: list[dict[str, object]] = [

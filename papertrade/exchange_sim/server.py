@@ -47,7 +47,8 @@ from papertrade.exchange_sim.binance_api import ApiRequest, BinanceApi
 from papertrade.exchange_sim.clock import MS_PER_DAY, EmulatedClock, to_ms
 from papertrade.exchange_sim.errors import ApiError, unknown_status
 from papertrade.exchange_sim.faults import FaultPlan, FaultRule
-from papertrade.exchange_sim.market import Market, fmt
+from papertrade.exchange_sim.filters import fmt
+from papertrade.exchange_sim.market import Market
 from papertrade.exchange_sim.matching import Account, MatchingEngine
 from papertrade.exchange_sim.transport import HttpServer
 from papertrade.util.text import one_line
