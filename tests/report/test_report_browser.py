@@ -90,6 +90,20 @@ def open_report(browser: Any, path: Path, wait: bool = True) -> Loaded:
     return loaded
 
 
+def screenshot_if_asked(page: Any, env: str, **options: Any) -> None:
+    """Save a screenshot of the fully drawn page where the environment variable ``env`` says
+    (how the README's screenshots are taken); nothing otherwise."""
+    target = os.environ.get(env)
+    if not target:
+        return
+    page.reload()
+    page.wait_for_function("[...document.querySelectorAll('.chart')]"
+                           ".every(e => e.dataset.drawn === '1')")
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(800)
+    page.screenshot(path=target, full_page=True, **options)
+
+
 def as_number(text: str) -> float:
     """Parse a figure as shown (``1,494.79 %``, ``60,505.68 USDT``, ``27.07×``)."""
     number = float(re.sub(r"[^\d.\-eE]", "", text.replace("−", "-")))

@@ -7,13 +7,12 @@ the dropdowns switch symbols, and a study without events says so instead of draw
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from report_fixtures import FLAGSHIP, ROOT, papertrade
-from test_report_browser import CHART_STATS, browser, open_report
+from test_report_browser import CHART_STATS, browser, open_report, screenshot_if_asked
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
@@ -67,14 +66,7 @@ def test_flagship_study_report(browser: Any, flagship_study: Path) -> None:
     page.wait_for_function("document.getElementById('chart-paths-breakout')"
                            ".layout.title.text.startsWith('RUT')")
     assert loaded.errors == []
-    target = os.environ.get("PAPERTRADE_STUDY_SCREENSHOT")
-    if target:
-        page.reload()
-        page.wait_for_function("[...document.querySelectorAll('.chart')]"
-                               ".every(e => e.dataset.drawn === '1')")
-        page.mouse.move(0, 0)
-        page.wait_for_timeout(800)
-        page.screenshot(path=target, full_page=True,
+    screenshot_if_asked(page, "PAPERTRADE_STUDY_SCREENSHOT",
                         clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
 
 

@@ -5,14 +5,19 @@ also saves the screenshot the README shows."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from report_fixtures import FLAGSHIP, papertrade
-from test_report_browser import CHART_STATS, CHROMIUM, Loaded, open_report
+from test_report_browser import (
+    CHART_STATS,
+    CHROMIUM,
+    Loaded,
+    open_report,
+    screenshot_if_asked,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,14 +88,7 @@ def test_sweep_report(browser: Any, sweep_runs: tuple[Path, Path, Path]) -> None
     page.wait_for_function("document.getElementById('chart-heatmap-0')._fullData[1].visible"
                            " === true")
     assert loaded.errors == []
-    target = os.environ.get("PAPERTRADE_SWEEP_SCREENSHOT")
-    if target:
-        page.reload()
-        page.wait_for_function("[...document.querySelectorAll('.chart')]"
-                               ".every(e => e.dataset.drawn === '1')")
-        page.mouse.move(0, 0)
-        page.wait_for_timeout(800)
-        page.screenshot(path=target, full_page=True)
+    screenshot_if_asked(page, "PAPERTRADE_SWEEP_SCREENSHOT")
 
 
 def test_walk_forward_report(browser: Any, sweep_runs: tuple[Path, Path, Path]) -> None:
