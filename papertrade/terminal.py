@@ -72,8 +72,13 @@ def progress_status(console: Console | None = None) -> Iterator[Callable[[str], 
     if not (console.is_terminal and sys.stderr.isatty()):
         yield lambda step: None
         return
-    with console.status("starting", spinner="dots") as status:
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    spinner = Spinner("dots", text="starting", style="status.spinner")
+    with Live(spinner, console=console, transient=True, refresh_per_second=12.5) as live:
         def show(step: str) -> None:
-            status.update(escape(step))
+            spinner.update(text=escape(step))
+            live.refresh()  # every step is drawn, however quickly the next one follows
 
         yield show
