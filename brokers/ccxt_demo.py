@@ -21,14 +21,13 @@ The guard is the testnet's (:mod:`papertrade.brokers.ccxt_sandbox`), applied to 
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 from dataclasses import dataclass
 from typing import Any
 
 import ccxt  # noqa: TID251
 
-from papertrade.brokers.ccxt_sandbox import _OPTIONS, resolved_urls
+from papertrade.brokers.ccxt_sandbox import client_config, resolved_urls
 from papertrade.errors import BrokerRejected
 
 
@@ -127,11 +126,7 @@ def demo_client(exchange_id: str, api_key: str, secret: str,
     demo = demo_of(exchange_id)
     if not demo.distinct:
         raise BrokerRejected(demo.describe().removeprefix("refused: "), kind="not_supported")
-    config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "enableRateLimit": True,
-                              "options": copy.deepcopy(_OPTIONS.get(exchange_id, {}))}
-    if timeout_ms is not None:
-        config["timeout"] = timeout_ms
-    client = _demo_client(exchange_id, config)
+    client = _demo_client(exchange_id, client_config(exchange_id, api_key, secret, timeout_ms))
     guard_demo(client)
     return client
 

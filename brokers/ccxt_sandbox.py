@@ -202,11 +202,7 @@ def sandbox_client(exchange_id: str, api_key: str, secret: str, timeout_ms: int 
     if not sandbox.distinct and (header is None or header != sandbox.header):
         raise BrokerRejected(f"{exchange_id} testnet {sandbox.describe()}; papertrade trades "
                              "only on a sandbox with a host of its own", kind="not_supported")
-    config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "enableRateLimit": True,
-                              "options": copy.deepcopy(_OPTIONS.get(exchange_id, {}))}
-    if timeout_ms is not None:
-        config["timeout"] = timeout_ms
-    client = getattr(ccxt, exchange_id)(config)
+    client = getattr(ccxt, exchange_id)(client_config(exchange_id, api_key, secret, timeout_ms))
     client.set_sandbox_mode(True)
     if header is not None and not sandbox.distinct:
         adapter = HeaderRequired(exchange_id, *header)
@@ -214,6 +210,17 @@ def sandbox_client(exchange_id: str, api_key: str, secret: str, timeout_ms: int 
         client.session.mount("http://", adapter)
     guard(client)
     return client
+
+
+def client_config(exchange_id: str, api_key: str, secret: str,
+                  timeout_ms: int | None = None) -> dict[str, Any]:
+    """The ccxt constructor config of an order client (sandbox or demo): keys, rate limit, our
+    per-exchange options (Binance: spot only) and the request timeout."""
+    config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "enableRateLimit": True,
+                              "options": copy.deepcopy(_OPTIONS.get(exchange_id, {}))}
+    if timeout_ms is not None:
+        config["timeout"] = timeout_ms
+    return config
 
 
 def describe_sandbox(exchange_id: str) -> tuple[bool, str]:

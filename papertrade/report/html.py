@@ -274,11 +274,17 @@ def charts_section(d: RunDetails, frames: RunFrames) -> str:
 
 
 def render_report(run_dir: Path, js_tag: str) -> str:
-    """The whole report page for the run folder at ``run_dir`` (an event study has its own)."""
-    if read_header(run_dir).mode == "study":
+    """The whole report page for the run folder at ``run_dir`` (an event study and a sweep
+    have their own)."""
+    mode = read_header(run_dir).mode
+    if mode == "study":
         from papertrade.report.study_page import render_study_report
 
         return render_study_report(run_dir, js_tag)
+    if mode == "sweep":
+        from papertrade.report.sweep_html import render_sweep_report
+
+        return render_sweep_report(run_dir, js_tag)
     d = read_details(run_dir)
     frames = load_frames(d.header)
     d.notes.extend(n for n in frames.notes if n not in d.notes)
@@ -320,10 +326,6 @@ def write_report(run_dir: Path, *, inline_js: bool = False,
         raise RunFolderError(
             f"no run folder at '{one_line(str(run_dir), 120)}'; pass a run folder or a run id"
         )
-    if read_header(run_dir).mode == "sweep":
-        from papertrade.report.sweep_html import write_sweep_report
-
-        return write_sweep_report(run_dir, inline_js=inline_js, runs_dir=runs_dir)
     runs = run_dir.parent if runs_dir is None else runs_dir
     target = report_target(run_dir, runs)
     try:

@@ -13,16 +13,13 @@ from typing import Any, Final
 import pandas as pd
 import plotly.graph_objects as go
 
-from papertrade.errors import RunFolderError
 from papertrade.report.charts import _layout
 from papertrade.report.formatting import fmt_metric, label
-from papertrade.report.html import _footer, figure_block, script_tag, write_atomic
+from papertrade.report.html import _footer, figure_block
 from papertrade.report.html_parts import page, table
-from papertrade.report.placement import report_target
 from papertrade.report.sweep_terminal import SHOWN_METRICS, sweep_view
 from papertrade.runfolder import read_csv
 from papertrade.runfolder.layout import FOLDS, OOS_EQUITY, RESULTS
-from papertrade.util.text import one_line
 
 TOP_N: Final = 20
 #: metrics offered in the heatmap and distribution selectors, when present
@@ -279,16 +276,3 @@ def render_sweep_report(folder: Path, js_tag: str) -> str:
     body.append("<h2>Across the grid</h2>"
                 + "\n".join(f"<section>{b}</section>" for b in blocks))
     return page(f"{h.name or h.run_id} · sweep · {h.status}", js_tag, "".join(body), _footer())
-
-
-def write_sweep_report(folder: Path, *, inline_js: bool = False,
-                       runs_dir: Path | None = None) -> Path:
-    """Write the sweep's report (``report.html`` in the folder, or under ``_reports``)."""
-    runs = folder.parent if runs_dir is None else runs_dir
-    target = report_target(folder, runs)
-    try:
-        write_atomic(target, render_sweep_report(folder, script_tag(target, runs, inline_js)))
-    except OSError as exc:
-        raise RunFolderError(one_line(
-            f"cannot write '{one_line(str(target), 120)}': {exc.strerror or exc}")) from None
-    return target
