@@ -39,6 +39,7 @@ from papertrade.brokers.ccxt_sandbox import (
     guard,
     resolved_urls,
     sandbox_client,
+    sandbox_mirror,
 )
 from papertrade.errors import BrokerRejected, BrokerUnavailable
 
@@ -69,9 +70,9 @@ class CcxtBroker:
     """A :class:`~brokers.base.LiveBroker` over a sync ccxt client.
 
     ``client`` must be in sandbox mode with only sandbox URLs unless ``require_sandbox`` is
-    False (the emulator: :func:`~brokers.ccxt_emulator.make_emulator_client` verified its URLs
-    are loopback); either way the URLs the broker starts with are the only ones it will ever
-    call. Use :meth:`for_testnet` or :meth:`for_emulator`.
+    False (the emulator, or a sandbox mirror: their URLs were verified to be loopback); either
+    way the URLs the broker starts with are the only ones it will ever call. Use
+    :meth:`for_testnet`, :meth:`for_demo` or :meth:`for_emulator`.
     """
 
     def __init__(self, client: Any, quote: str, *, name: str | None = None,
@@ -85,21 +86,26 @@ class CcxtBroker:
         self._header = enforced_header(client)
         self._secrets = tuple(str(s) for s in (client.apiKey, client.secret) if s)
         self._markets_loaded = False
-        self._coids: dict[str, str] = {}  # exchange order id -> client order id
+        # (symbol, exchange order id) -> client order id: Binance numbers orders per symbol
+        self._coids: dict[tuple[str, str], str] = {}
         self._status: int | None = None  # HTTP status and headers of the call's last response
         self._headers: dict[str, str] = {}
         client.session.hooks["response"].append(self._on_response)
 
     @classmethod
     def for_testnet(cls, exchange_id: str, api_key: str, secret: str, quote: str, *,
-                    timeout_ms: int | None = None) -> CcxtBroker:
+                    timeout_ms: int | None = None, mirror_url: str | None = None
+                    ) -> CcxtBroker:
         """A broker on ``exchange_id``'s sandbox; BrokerRejected (before any request) where the
         exchange has no sandbox, its sandbox shares a production host, or any API URL is not
-        one of its sandbox URLs."""
-        client = sandbox_client(exchange_id, api_key, secret, timeout_ms)
+        one of its sandbox URLs. ``mirror_url`` (loopback only) serves the sandbox's paths
+        from a local server (:func:`~papertrade.brokers.ccxt_sandbox.sandbox_mirror`)."""
+        client = (sandbox_client(exchange_id, api_key, secret, timeout_ms) if mirror_url is None
+                  else sandbox_mirror(exchange_id, api_key, secret, mirror_url, timeout_ms))
         if not api_key or not secret:
             raise BrokerRejected(f"{exchange_id} testnet needs an API key and secret", "auth")
-        return cls(client, quote, name=f"{exchange_id}-testnet")
+        return cls(client, quote, name=f"{exchange_id}-testnet",
+                   require_sandbox=mirror_url is None)
 
     @classmethod
     def for_demo(cls, exchange_id: str, api_key: str, secret: str, quote: str, *,
@@ -333,18 +339,18 @@ class CcxtBroker:
         return [t for t in trades if since_ms is None or (t.get("timestamp") or 0) >= since_ms]
 
     def _coid_of(self, symbol: str, order_id: str) -> str:
-        if order_id not in self._coids:
+        if (symbol, order_id) not in self._coids:
             order = self._call(f"fetch_order {symbol} #{order_id}", self._client.fetch_order,
                                order_id, symbol)
-            self._coids[order_id] = str(order.get("clientOrderId") or "")
-        return self._coids[order_id]
+            self._coids[symbol, order_id] = str(order.get("clientOrderId") or "")
+        return self._coids[symbol, order_id]
 
     def _order_state(self, order: dict[str, Any], symbol: str, client_order_id: str | None,
                      *, with_fills: bool = True) -> OrderState:
         exchange_id = None if order.get("id") is None else str(order["id"])
         coid = str(order.get("clientOrderId") or client_order_id or "")
         if exchange_id is not None and coid:
-            self._coids[exchange_id] = coid
+            self._coids[symbol, exchange_id] = coid
         side = cast(Side, order.get("side"))
         filled = float(order.get("filled") or 0.0)
         status = _STATUS.get(str(order.get("status")),

@@ -31,7 +31,7 @@ import ccxt  # noqa: TID251
 import requests
 from requests.adapters import HTTPAdapter
 
-from papertrade.brokers.ccxt_sandbox import resolved_urls
+from papertrade.brokers.ccxt_sandbox import mirror, resolved_urls
 from papertrade.errors import BrokerRejected
 
 Venue = Literal["mainnet", "testnet", "demo"]
@@ -98,14 +98,6 @@ class PublicOnly(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def _mirror(client: Any, base_url: str) -> None:
-    """Point every ``urls['api']`` URL at ``base_url``'s host, keeping each URL's path."""
-    base = urlsplit(base_url)
-    client.urls["api"] = {
-        key: urlunsplit((base.scheme, base.netloc, urlsplit(url).path, "", ""))
-        for key, url in resolved_urls(client)}
-
-
 def public_client(exchange_id: str, *, venue: Venue = "mainnet", base_url: str | None = None,
                   timeout_ms: int | None = None) -> Any:
     """A key-less ccxt client of ``exchange_id`` that can only GET its public endpoints (on
@@ -133,9 +125,7 @@ def public_client(exchange_id: str, *, venue: Venue = "mainnet", base_url: str |
         raise BrokerRejected(f"{exchange_id} has no {venue} in ccxt", kind="not_supported"
                              ) from None
     if base_url is not None:
-        _mirror(client, base_url)
-        client.exceptions["exact"].update(
-            (client.exceptions.get("spot") or {}).get("exact") or {})
+        mirror(client, base_url)
     allowed = public_endpoints(client)
     if not allowed:
         raise BrokerRejected(f"{exchange_id}: papertrade finds no public GET endpoints under "

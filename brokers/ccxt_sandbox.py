@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import ccxt  # noqa: TID251
 import requests
@@ -209,6 +209,35 @@ def sandbox_client(exchange_id: str, api_key: str, secret: str, timeout_ms: int 
         client.session.mount("https://", adapter)
         client.session.mount("http://", adapter)
     guard(client)
+    return client
+
+
+def mirror(client: Any, base_url: str) -> None:
+    """Point every ``urls['api']`` URL of ``client`` at ``base_url``'s host, keeping each URL's
+    path (a loopback mirror of the venue: ``live.market_data_url``, ``broker.testnet_url``).
+    Binance's spot error table is merged into the generic one, because ccxt applies it only to
+    Binance's own host names. BrokerRejected (nothing changed) unless ``base_url`` is loopback.
+    """
+    from papertrade.config_models import _is_loopback_url
+
+    if not _is_loopback_url(base_url):
+        raise BrokerRejected(f"refusing mirror {base_url[:120]!r} of {client.id}: not a "
+                             "loopback http(s) URL", kind="not_supported")
+    base = urlsplit(base_url)
+    client.urls["api"] = {
+        key: urlunsplit((base.scheme, base.netloc, urlsplit(url).path, "", ""))
+        for key, url in resolved_urls(client)}
+    client.exceptions["exact"].update((client.exceptions.get("spot") or {}).get("exact") or {})
+
+
+def sandbox_mirror(exchange_id: str, api_key: str, secret: str, base_url: str,
+                   timeout_ms: int | None = None) -> Any:
+    """A :func:`sandbox_client` whose sandbox URLs are served by the loopback ``base_url``
+    (``broker.testnet_url``): the same client, code paths and checks as on the real sandbox,
+    with every URL on the mirror. BrokerRejected (nothing sent) for a non-loopback URL."""
+    client = sandbox_client(exchange_id, api_key, secret, timeout_ms)
+    mirror(client, base_url)
+    client.enableRateLimit = False  # loopback
     return client
 
 

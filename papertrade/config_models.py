@@ -233,7 +233,19 @@ class BrokerConfig(Frozen):
     secret_env: str = Field(
         default="PAPERTRADE_API_SECRET", description="live only: env var holding the secret"
     )
+    testnet_url: str | None = Field(
+        default=None, description="testnet only: a loopback base URL serving the sandbox's API "
+        "in place of the exchange's sandbox host (a local mirror, or the emulator in tests)",
+    )
     emulator: EmulatorConfig = Field(default_factory=EmulatorConfig)
+
+    @field_validator("testnet_url")
+    @classmethod
+    def _loopback_sandbox(cls, url: str | None) -> str | None:
+        if url is not None and not _is_loopback_url(url):
+            raise ValueError("not a loopback address: the testnet is reached at the sandbox "
+                             "URLs ccxt defines; this key is for a local mirror")
+        return url
 
 
 class RiskConfig(Frozen):

@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS capital_events(
   id INTEGER PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL, flow REAL NOT NULL,
   equity_before REAL NOT NULL, equity_after REAL NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
-CREATE UNIQUE INDEX IF NOT EXISTS fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL;
+DROP INDEX IF EXISTS fills_trade;
+CREATE UNIQUE INDEX IF NOT EXISTS fills_order_trade ON fills(client_order_id, trade_id)
+  WHERE trade_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_decision ON orders(decision_time);
 """
 
@@ -155,7 +157,9 @@ class Journal:
         self, client_order_id: str, *, time: pd.Timestamp, symbol: str, side: str,
         qty: float, price: float, fee: float, fee_currency: str, trade_id: str | None = None,
     ) -> bool:
-        """One execution; a ``trade_id`` already journalled is ignored (returns False)."""
+        """One execution; one already journalled (same order, same ``trade_id``) is ignored
+        (returns False). The order is part of the key because a testnet wipe restarts the
+        venue's trade ids: a later fill may reuse an id, never under the same (new) order."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO fills(client_order_id, time, symbol, side, qty, price, fee,"
             " fee_currency, trade_id) VALUES(?,?,?,?,?,?,?,?,?)",

@@ -234,9 +234,14 @@ class RutBreakoutRotation(Strategy):
         sig, close = self.params.signal, seen["signal_close"]
         when = _date(seen["signal_date"])
         held = f"{self.params.btc}" + (f" + {', '.join(alts)}" if alts else "")
-        if event == "breakout":
+        if event == "breakout" and close > seen["breakout_level"]:
             return (f"{sig} close {close:,.2f} > prior high "
                     f"{seen['breakout_level']:,.2f} → breakout ({when}): hold {held}")
+        if event == "breakout":  # the window opened on an episode under way
+            since = pd.Timestamp(seen["entry_time"], tz="UTC").strftime("%Y-%m-%d")
+            return (f"breakout under way since {since} (above {seen['entry_level']:,.2f}; "
+                    f"{sig} close {close:,.2f} ({when}), exit below "
+                    f"{seen['exit_level']:,.2f}): hold {held}")
         if event == "rotate":
             return f"rotation trigger {self.params.rotation.trigger} fired → hold {held}"
         return (f"in market: {sig} close {close:,.2f} ({when}), exit below "

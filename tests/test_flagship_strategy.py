@@ -140,3 +140,16 @@ def test_momentum_rotation_uses_no_index() -> None:
     cut = h.clock[1500]
     part = strategy.decide(h.truncate(cut))
     pd.testing.assert_frame_equal(part.weights, decisions.weights.loc[:cut])
+
+
+def test_a_window_opened_on_an_episode_under_way_says_so() -> None:
+    """Entered at the window's first decision, the reason names the episode's own breakout,
+    not today's close against today's prior high (1,974.86 is not above 2,007.10)."""
+    late = history(["RUT", "BTC/USDT", *ALTS], ["BTC/USDT", *ALTS], start="2021-01-01")
+    decisions = flagship().decide(late)
+    first = decisions.events.index[0]
+    assert decisions.events.iloc[0] == "breakout"
+    assert decisions.inputs.loc[first, "signal_close"] < decisions.inputs.loc[
+        first, "breakout_level"]
+    reason = decisions.reasons[first]
+    assert reason.startswith("breakout under way since 2020-11-") and "> prior high" not in reason

@@ -182,11 +182,15 @@ def _route(emulator: EmulatorServer, method: str, path: str, data: object) -> ob
             raise ValueError('send {"balances": {"USDT": "10000"}, "at": "<ISO time>"} '
                              "(both optional)")
         refill, at, api_key = data.get("balances"), data.get("at"), data.get("api_key")
+        restart_ids = data.get("restart_ids", False)
         if refill is not None and not isinstance(refill, dict):
             raise ValueError('balances must be an object such as {"USDT": "10000"}')
         if api_key is not None and not isinstance(api_key, str):
             raise ValueError("api_key must be a string")
-        emulator.reset(refill, api_key or None, _instant(at) if at is not None else None)
+        if not isinstance(restart_ids, bool):
+            raise ValueError("restart_ids must be true or false")
+        emulator.reset(refill, api_key or None, _instant(at) if at is not None else None,
+                       restart_ids=restart_ids)
         return {"scheduled": [{"at": r[0]} for r in emulator.scheduled_resets],
                 "resets": emulator.resets}
     raise LookupError(f"no control route {method} {path}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
@@ -168,6 +169,28 @@ class MatchingEngine:
         account.free[asset] += amount
         account.deposits[asset] += amount
         account.update_time = now
+
+    def wipe(self, account: Account, refill: Mapping[str, Decimal], now: int, *,
+             restart_ids: bool = False) -> None:
+        """A testnet reset of ``account``: open orders, order and trade history and balances
+        gone, then ``refill`` deposited. With ``restart_ids``, order and trade ids start again
+        from the lowest that no account still holds (1 on a one-account emulator), as when a
+        whole testnet is wiped."""
+        for book in (account.free, account.locked, account.deposits):
+            book.clear()
+        account.orders.clear()
+        account.trades.clear()
+        account.open_orders.clear()
+        for asset, value in refill.items():
+            self.deposit(account, asset, value, now)
+        if restart_ids:
+            kept = self.accounts.values()
+            for symbol in self.next_order_id:
+                self.next_order_id[symbol] = 1 + max(
+                    (o.order_id for a in kept for o in a.orders.get(symbol, ())), default=0)
+            for symbol in self.next_trade_id:
+                self.next_trade_id[symbol] = 1 + max(
+                    (t.id for a in kept for t in a.trades.get(symbol, ())), default=0)
 
     # ------------------------------------------------------------------ orders
 

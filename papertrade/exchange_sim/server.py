@@ -11,7 +11,8 @@ Binance routes live under ``/api/v3``; control routes, outside Binance's namespa
 - ``POST /_emulator/deposit``: ``{"asset": "USDT", "amount": "1000"}`` (optional ``api_key``);
 - ``POST /_emulator/reset``: a testnet-style wipe of an account: open orders, order and trade
   history gone, balances refilled (``{"balances": {"USDT": "10000"}}``, default the session's
-  starting deposits); ``"at"`` (ISO or epoch ms) schedules it for when the clock passes it.
+  starting deposits); ``"at"`` (ISO or epoch ms) schedules it for when the clock passes it;
+  ``"restart_ids": true`` numbers orders and trades from 1 again, as a whole-testnet wipe does.
 
 From a non-loopback client the control routes need the ``X-MBX-APIKEY`` of a session account.
 Bad control input gets a 400 with one line and changes nothing; malformed HTTP (a bad
@@ -143,7 +144,8 @@ class EmulatorServer:
             symbols, spread_bps, price_scale,
             to_ms(price_scale_from) if price_scale_from is not None else None)
         self.refill = dict(deposits)
-        self.scheduled_resets: list[tuple[int, dict[str, Decimal], str | None]] = []
+        # (when, refill, api key, restart ids)
+        self.scheduled_resets: list[tuple[int, dict[str, Decimal], str | None, bool]] = []
         self.resets = 0
         self.state_file = Path(state_file) if state_file else None
         start_ms = to_ms(start) if start is not None else default_start(self.market)
@@ -261,31 +263,25 @@ class EmulatorServer:
         self.mark_dirty()
 
     def reset(self, balances: Mapping[str, object] | None = None, api_key: str | None = None,
-              at: datetime | str | int | None = None) -> None:
+              at: datetime | str | int | None = None, *, restart_ids: bool = False) -> None:
         """Wipe an account like a testnet reset: open orders, order and trade history gone,
         balances replaced by ``balances`` (default: the session's starting deposits). With
-        ``at``, when the clock passes that instant (now if it already has)."""
+        ``at``, when the clock passes that instant (now if it already has); with
+        ``restart_ids``, order and trade ids start again (:meth:`MatchingEngine.wipe`)."""
         refill = ({control.asset_name(a): control.amount(v) for a, v in balances.items()}
                   if balances is not None else dict(self.refill))
         self._account(api_key)  # unknown key: ValueError now, not when the clock moves
         when = to_ms(at) if at is not None else self.clock.now_ms()
         with self.engine.lock:
-            self.scheduled_resets.append((when, refill, api_key))
+            self.scheduled_resets.append((when, refill, api_key, restart_ids))
             self.scheduled_resets.sort(key=lambda r: r[0])
         self._clock_moved(self.clock.now_ms())
 
     def _run_due_resets(self, now: int) -> None:
         while self.scheduled_resets and self.scheduled_resets[0][0] <= now:
-            when, refill, api_key = self.scheduled_resets.pop(0)
-            account = self._account(api_key)
+            when, refill, api_key, restart_ids = self.scheduled_resets.pop(0)
             self.engine.sync(max(when, self.engine.synced_until))
-            for book in (account.free, account.locked, account.deposits):
-                book.clear()
-            account.orders.clear()
-            account.trades.clear()
-            account.open_orders.clear()
-            for asset, value in refill.items():
-                self.engine.deposit(account, asset, value, when)
+            self.engine.wipe(self._account(api_key), refill, when, restart_ids=restart_ids)
             self.resets += 1
             logger.info("emulator: account reset at {} ms", when)
 

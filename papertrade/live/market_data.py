@@ -36,23 +36,32 @@ def market_data_source(run: RunConfig) -> str:
     return "venue" if run.broker.mode == "emulator" else "mainnet"
 
 
+def signal_venue(run: RunConfig) -> tuple[str, str | None]:
+    """Where the public market-data client reads (``mainnet``, ``testnet`` or ``demo``), and
+    the loopback mirror serving it, if any (``live.market_data_url`` for mainnet,
+    ``broker.testnet_url`` for the testnet)."""
+    mode = run.broker.mode
+    venue = "mainnet" if market_data_source(run) == "mainnet" or mode == "dry_run" else mode
+    mirror = run.live.market_data_url if venue == "mainnet" else (
+        run.broker.testnet_url if venue == "testnet" else None)
+    return venue, mirror
+
+
 def signal_client(run: RunConfig) -> Callable[[], Any] | None:
     """``make_client`` of the market-data feed, or None for the mode's venue client (the
     emulator's). Built lazily, once."""
     from papertrade.brokers.ccxt_public import public_client
 
-    mode, source = run.broker.mode, market_data_source(run)
-    if source == "venue" and mode == "emulator":
+    if market_data_source(run) == "venue" and run.broker.mode == "emulator":
         return None
-    venue = "mainnet" if source == "mainnet" or mode == "dry_run" else mode
+    venue, mirror = signal_venue(run)
     timeout_ms = int(run.live.request_timeout_seconds * 1000)
     cache: dict[str, Any] = {}
 
     def make() -> Any:
         if "client" not in cache:
             cache["client"] = public_client(run.broker.exchange, venue=venue,  # type: ignore[arg-type]
-                                            base_url=run.live.market_data_url,
-                                            timeout_ms=timeout_ms)
+                                            base_url=mirror, timeout_ms=timeout_ms)
         return cache["client"]
 
     return make

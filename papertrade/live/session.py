@@ -4,7 +4,9 @@
 
 - ``emulator``: the local exchange through the real ccxt client; a simulated clock that moves
   the emulator's market clock (an in-process emulator is started when no URL is given);
-- ``testnet``: the ccxt sandbox of ``broker.exchange``, keys from the environment, real time;
+- ``testnet``: the ccxt sandbox of ``broker.exchange``, keys from the environment, real time
+  (``broker.testnet_url``: the sandbox's API from a loopback mirror, on the emulator's clock
+  when the mirror is the emulator);
 - ``demo``: the exchange's demo trading through ccxt (``enable_demo_trading``), likewise;
 - ``dry_run``: live public prices, fills simulated with the backtest's fill model, real time.
 """
@@ -27,7 +29,7 @@ from loguru import logger
 
 from papertrade.brokers.base import LiveBroker
 from papertrade.config import LoadedConfig, RunConfig
-from papertrade.errors import ConfigError, PapertradeError
+from papertrade.errors import BrokerRejected, ConfigError, PapertradeError
 from papertrade.journal import Journal
 from papertrade.live import events as ev
 from papertrade.live.attempts import journal_error, open_run_folder, read_manifest
@@ -105,15 +107,21 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
     start = replay_start(run)
     if b.mode == "emulator":
         return _wire_emulator(loaded, strategy, start)
+    clock: Clock = WallClock()
     if b.mode in ("testnet", "demo"):
         from papertrade.brokers.ccxt_exchange import CcxtBroker
 
         key = _secret(b.api_key_env, "API key", loaded.path, "broker.api_key_env")
         secret = _secret(b.secret_env, "API secret", loaded.path, "broker.secret_env")
-        build = CcxtBroker.for_testnet if b.mode == "testnet" else CcxtBroker.for_demo
-        broker: LiveBroker = build(
-            b.exchange, key, secret, b.quote,
-            timeout_ms=int(run.live.request_timeout_seconds * 1000))
+        timeout_ms = int(run.live.request_timeout_seconds * 1000)
+        broker: LiveBroker
+        if b.mode == "demo":
+            broker = CcxtBroker.for_demo(b.exchange, key, secret, b.quote, timeout_ms=timeout_ms)
+        else:
+            broker = CcxtBroker.for_testnet(b.exchange, key, secret, b.quote,
+                                            timeout_ms=timeout_ms, mirror_url=b.testnet_url)
+            if b.testnet_url is not None:
+                clock = _mirror_clock(b.testnet_url)
     else:
         from papertrade.brokers.paper_fill import PaperBroker
 
@@ -123,8 +131,19 @@ def wire(loaded: LoadedConfig, strategy: Strategy, folder: Path) -> Wiring:
             FillModel.from_bps(b.fee_bps, b.slippage_bps), b.quote,
             balances=_journal_balances(folder) or {b.quote: b.cash},
         )
-    return Wiring(broker, WallClock(), signal_client(run) or _public_client(b.exchange),
+    return Wiring(broker, clock, signal_client(run) or _public_client(b.exchange),
                   b.exchange, run.data.start or start, lambda: None)
+
+
+def _mirror_clock(url: str) -> Clock:
+    """The clock of a testnet mirror (``broker.testnet_url``): the emulator's market clock when
+    the mirror is the emulator (a replay of months in seconds), real time otherwise."""
+    try:
+        now = _emulator_now(url)
+    except BrokerRejected:  # answered, but not the emulator's control route
+        return WallClock()
+    logger.info("testnet mirror {} is the exchange emulator: on its market clock", url)
+    return SimulatedClock(now, on_move=partial(_move_emulator_clock, url))
 
 
 def _public_client(exchange: str) -> Callable[[], Any]:

@@ -44,8 +44,10 @@ def venue_lines(run: RunConfig) -> list[Line]:
         usable, mechanism = describe_demo(b.exchange)
         fix = ("" if "exchanges with one" in mechanism
                else f"demo trading through ccxt: {', '.join(demo_exchanges())}")
+    where = (f"; every API URL points at it, served by the mirror {b.testnet_url}"
+             if b.mode == "testnet" and b.testnet_url else "; every API URL points at it")
     lines.append((usable, f"{b.exchange} {b.mode}: {mechanism.removeprefix('refused: ')}"
-                  + ("; every API URL points at it" if usable else ""), fix))
+                  + (where if usable else ""), fix))
     lines.append((*support(b.exchange), "use an exchange with a testnet or a demo of its own "
                   "(binance, bybit, ...)"))
     lines.append(_market_data_line(run))
@@ -55,17 +57,17 @@ def venue_lines(run: RunConfig) -> list[Line]:
 def _market_data_line(run: RunConfig) -> Line:
     from papertrade.brokers.ccxt_public import public_client, public_endpoints
     from papertrade.errors import BrokerRejected
-    from papertrade.live.market_data import market_data_source
+    from papertrade.live.market_data import market_data_source, signal_venue
 
     b = run.broker
     source = market_data_source(run)
-    venue = "mainnet" if source == "mainnet" else b.mode
+    venue, mirror = signal_venue(run)
     try:  # builds the client only: nothing is sent
         client = public_client(b.exchange, venue=venue,  # type: ignore[arg-type]
-                               base_url=run.live.market_data_url)
+                               base_url=mirror)
     except BrokerRejected as error:
         return False, f"signals from {b.exchange} {venue}: {error}", \
             "trade on binance or bybit, or give the traded pairs a data.symbols source"
-    where = run.live.market_data_url or f"{b.exchange} {venue}"
+    where = mirror or f"{b.exchange} {venue}"
     return True, (f"signals (live.market_data {source}): {where} public market data, key-less, "
                   f"GET-only allow-list of {len(public_endpoints(client))} endpoints"), ""

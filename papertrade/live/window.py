@@ -18,8 +18,10 @@ def check_until(loaded: LoadedConfig, until: dt.date | None) -> None:
     """Refuse a ``--until`` before the session's first decision could happen (nothing would
     run): before the replay's start for an in-process emulator, before today otherwise."""
     run = loaded.run
-    if until is None or (run.broker.mode == "emulator" and run.broker.emulator.url is not None):
-        return  # a running emulator's clock is only known once connected
+    b = run.broker
+    if until is None or (b.mode == "emulator" and b.emulator.url is not None) or (
+            b.mode == "testnet" and b.testnet_url is not None):
+        return  # a running emulator's clock (or a mirror's) is only known once connected
     if run.broker.mode == "emulator":
         first, what = replay_start(run), "the replay's start"
         fix = "pass a later --until, or set broker.emulator.start or data.start before it"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from papertrade.report.formatting import is_number
-from papertrade.report.journal import Journal, decode_json
+from papertrade.report.journal import JournalReader, decode_json
 from papertrade.runfolder import (
     CsvTable,
     RunHeader,
@@ -54,7 +54,7 @@ def collect(path: Path, *, decisions: int = 10, trades: int = 10,
     notes.extend(header.notes)
     notes.extend(missing_files(header))
     notes.extend(unreadable_files(header))
-    journal = Journal(path / "journal.sqlite")
+    journal = JournalReader(path / "journal.sqlite")
     _positions(details, journal)
     _decisions(details, journal, decisions)
     _trades(details, journal, trades)
@@ -64,7 +64,7 @@ def collect(path: Path, *, decisions: int = 10, trades: int = 10,
     return details
 
 
-def capital_notes(journal: Journal) -> list[str]:
+def capital_notes(journal: JournalReader) -> list[str]:
     """One note per capital event: a testnet reset (or a transfer) is marked, not traded."""
     notes = []
     for event in journal.capital_events():
@@ -76,7 +76,7 @@ def capital_notes(journal: Journal) -> list[str]:
     return notes
 
 
-def _positions(details: RunDetails, journal: Journal) -> None:
+def _positions(details: RunDetails, journal: JournalReader) -> None:
     when, rows = journal.latest_positions()
     equity = journal.latest_equity()
     marked = str(equity.get("time", "")) if equity else ""
@@ -108,7 +108,7 @@ def _positions(details: RunDetails, journal: Journal) -> None:
                                   "value": None, "weight": 1 - invested})
 
 
-def _decisions(details: RunDetails, journal: Journal, limit: int) -> None:
+def _decisions(details: RunDetails, journal: JournalReader, limit: int) -> None:
     rows = journal.select(
         "decisions",
         "SELECT * FROM decisions WHERE sent = 1 OR id = (SELECT MAX(id) FROM decisions) "
@@ -142,7 +142,8 @@ _TRADE_COLUMNS = ("time", "date", "symbol", "side", "qty", "price", "notional", 
                   "fee_currency", "client_order_id")
 
 
-def trades_table(path: Path, journal: Journal | None = None) -> tuple[list[dict[str, Any]], str]:
+def trades_table(path: Path, journal: JournalReader | None = None
+                 ) -> tuple[list[dict[str, Any]], str]:
     """All fills oldest first, from trades.csv or else the journal: (rows, source)."""
     table: CsvTable = read_csv(path / "trades.csv")
     if table.header and {"symbol", "side", "qty", "price"} <= set(table.header):
@@ -153,7 +154,7 @@ def trades_table(path: Path, journal: Journal | None = None) -> tuple[list[dict[
                 row[key] = _float(raw.get(key))
             rows.append(row)
         return rows, "trades.csv"
-    journal = journal or Journal(path / "journal.sqlite")
+    journal = journal or JournalReader(path / "journal.sqlite")
     fills = journal.fills()
     for fill in fills:
         qty, price = _float(fill.get("qty")), _float(fill.get("price"))
@@ -162,7 +163,7 @@ def trades_table(path: Path, journal: Journal | None = None) -> tuple[list[dict[
     return fills, "journal" if fills else ""
 
 
-def _trades(details: RunDetails, journal: Journal, limit: int) -> None:
+def _trades(details: RunDetails, journal: JournalReader, limit: int) -> None:
     rows, _ = trades_table(details.header.path, journal)
     details.trades_total = len(rows)
     details.trades = list(reversed(rows[-limit:])) if limit else []

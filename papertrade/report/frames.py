@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from papertrade.report.journal import Journal
+from papertrade.report.journal import JournalReader
 from papertrade.runfolder import RunHeader, read_csv
 
 
@@ -53,7 +53,7 @@ def _csv_frame(path: Path, notes: list[str]) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-def _equity_from_journal(journal: Journal) -> pd.Series | None:
+def _equity_from_journal(journal: JournalReader) -> pd.Series | None:
     rows = journal.equity()
     if not rows:
         return None
@@ -65,7 +65,7 @@ def _equity_from_journal(journal: Journal) -> pd.Series | None:
     return series.sort_index() if len(series) else None
 
 
-def _weights_from_journal(journal: Journal, equity: pd.Series | None) -> pd.DataFrame | None:
+def _weights_from_journal(journal: JournalReader, equity: pd.Series | None) -> pd.DataFrame | None:
     rows = journal.select("positions", "SELECT time, symbol, value FROM positions")
     eq_rows = journal.equity()
     if not rows or not eq_rows:
@@ -79,10 +79,10 @@ def _weights_from_journal(journal: Journal, equity: pd.Series | None) -> pd.Data
     return weights[~weights.index.duplicated(keep="last")]
 
 
-def load_frames(header: RunHeader, journal: Journal | None = None) -> RunFrames:
+def load_frames(header: RunHeader, journal: JournalReader | None = None) -> RunFrames:
     """Equity, benchmarks, allocation and signals of a run, with notes on what is missing."""
     path = header.path
-    journal = journal or Journal(path / "journal.sqlite")
+    journal = journal or JournalReader(path / "journal.sqlite")
     out = RunFrames()
     notes = out.notes
     from_journal = _equity_from_journal(journal) if header.is_live else None

@@ -59,7 +59,7 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-class Journal:
+class JournalReader:
     """Queries a journal; every failure is recorded in ``notes`` and yields no rows."""
 
     def __init__(self, path: Path) -> None:

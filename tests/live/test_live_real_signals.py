@@ -3,10 +3,12 @@
 Two loopback servers: the exchange emulator as the sandbox, whose replay jumps to 1.5 times the
 real prices on 2021-01-20 (LINK to 2.25 times: a market of its own, as Binance's testnet is),
 and a public Binance market-data server with the real bundled prices, on the emulator's clock.
-The flagship runs live with ``live.market_data: mainnet`` pointed at the public server: its
-decisions are the backtest's on the real prices, not those the strategy makes on the
-sandbox's klines; every fill journals the sandbox's price and the real market's; the public
-client sends nothing but credential-free GETs of public endpoints.
+The flagship runs in ``testnet`` mode: its order client is ccxt's Binance in sandbox mode with
+the sandbox's URLs served by the emulator (``broker.testnet_url``), and its signals come, by
+default, from mainnet's public API served by the public server (``live.market_data_url``). Its
+decisions are the backtest's on the real prices, not those the strategy makes on the sandbox's
+klines; every fill journals the sandbox's price and the real market's; the public client sends
+nothing but credential-free GETs of public endpoints.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tests.data.fake_binance_klines import FakeBinance, listing_from_csv
 
 START, JUMP, UNTIL = "2020-12-01", "2021-01-20", "2021-02-28"
 SCALE = 1.5
-KEY, SECRET = "k" * 24, "s" * 24  # the order client's keys: never seen by the public server
+KEY, SECRET = "k" * 24, "s" * 24  # keys set on the public client: it refuses to send them
 
 
 def traded() -> list[str]:
@@ -66,15 +68,14 @@ def runs(servers: tuple[EmulatorServer, FakeBinance], tmp_path_factory: pytest.T
     backtest = run_backtest(load_config(FLAGSHIP, [f"runs_dir={tmp}", f"data.start={START}",
                                                    f"data.end={UNTIL}"]), report=False).folder
     patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTRADE_EMULATOR_KEY", sandbox.api_key)
-    patch.setenv("PAPERTRADE_EMULATOR_SECRET", sandbox.secret)
-    patch.setenv("PAPERTRADE_API_KEY", KEY)
-    patch.setenv("PAPERTRADE_API_SECRET", SECRET)
+    patch.setenv("PAPERTRADE_API_KEY", sandbox.api_key)
+    patch.setenv("PAPERTRADE_API_SECRET", sandbox.secret)
     try:
         loaded = load_config(FLAGSHIP, [
-            f"runs_dir={tmp}", "broker.mode=emulator", f"broker.emulator.url={sandbox.base_url}",
-            f"broker.emulator.start={START}", "live.decision_delay_seconds=0",
-            "live.market_data=mainnet", f"live.market_data_url={public.base_url}"])
+            f"runs_dir={tmp}", "broker.mode=testnet", f"broker.testnet_url={sandbox.base_url}",
+            f"data.start={START}", "live.decision_delay_seconds=0",
+            f"live.market_data_url={public.base_url}"])
+        assert loaded.run.live.market_data is None  # mainnet: testnet's default
         live = run_live(loaded, build_strategy(loaded),
                         until=pd.Timestamp(UNTIL).date() - dt.timedelta(days=1)).folder
     finally:
@@ -121,6 +122,19 @@ def test_decisions_come_from_the_real_market_not_the_sandbox(
     assert differ, "the sandbox's klines should lead to other decisions"
 
 
+def test_it_is_a_testnet_run_whose_orders_went_to_the_sandbox(
+        runs: tuple[Path, Path], servers: tuple[EmulatorServer, FakeBinance]) -> None:
+    sandbox, public = servers
+    _backtest, live = runs
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["mode"] == "testnet" and manifest["status"] == "finished"
+    assert {o.get("exchange") for s, o in manifest["data"].items() if s != "RUT"} == {"binance"}
+    account = sandbox.state()["accounts"][0]
+    fills = query(live, "SELECT COUNT(*) AS n FROM fills")["n"][0]
+    assert account["trades"] == fills >= 15  # every sandbox execution is journalled, once
+    assert not [r for r in public.log if "order" in r["path"] or "account" in r["path"]]
+
+
 def test_each_fill_journals_the_sandbox_and_the_real_price(runs: tuple[Path, Path]) -> None:
     _backtest, live = runs
     fills = query(live, "SELECT time, symbol, price, market_price FROM fills ORDER BY id")
@@ -142,7 +156,7 @@ def test_each_fill_journals_the_sandbox_and_the_real_price(runs: tuple[Path, Pat
 
 def test_the_public_client_sends_only_credential_free_gets(
         runs: tuple[Path, Path], servers: tuple[EmulatorServer, FakeBinance]) -> None:
-    _sandbox, public = servers
+    sandbox, public = servers
     log = list(public.log)
     assert len(log) >= 20
     allowed = {"/api/v3/exchangeInfo", "/api/v3/klines", "/api/v3/ticker/24hr",
@@ -154,7 +168,7 @@ def test_the_public_client_sends_only_credential_free_gets(
         assert not [h for h in headers if "key" in h or "sign" in h or "auth" in h], headers
         assert not {"signature", "timestamp", "recvWindow"} & set(request["params"]), request
         text = json.dumps(request)
-        assert KEY not in text and SECRET not in text and "k" * 24 not in text
+        assert sandbox.api_key not in text and sandbox.secret not in text
 
 
 def test_keys_cannot_be_given_to_the_public_client() -> None:

@@ -1,7 +1,9 @@
-"""Testnet resets: the emulator's control API wipes the account mid-replay (orders gone, balances
-refilled); the live run journals one capital event, rebuilds towards its targets, keeps going,
-and ends with a time-weighted return equal to the backtest's within the parity tolerance,
-without losing a journal record. ``runs show`` marks the reset."""
+"""Testnet resets: the flagship runs in ``testnet`` mode against the emulator as the sandbox
+(``broker.testnet_url``), whose control API wipes the account mid-replay as a whole-testnet wipe
+does (orders gone, balances refilled, order and trade ids numbered from 1 again); the run
+journals one capital event, rebuilds towards its targets, keeps going, and ends with a
+time-weighted return equal to the backtest's within the parity tolerance, without losing a
+journal record. ``runs show`` marks the reset."""
 
 from __future__ import annotations
 
@@ -44,17 +46,18 @@ def runs(sandbox: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
          ) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("resets")
     answer = requests.post(sandbox.base_url + "/_emulator/reset",
-                           json={"at": RESET_AT, "balances": {"USDT": "10000"}}, timeout=5)
+                           json={"at": RESET_AT, "balances": {"USDT": "10000"},
+                                 "restart_ids": True}, timeout=5)
     assert answer.status_code == 200 and answer.json()["scheduled"], answer.text
     backtest = run_backtest(load_config(FLAGSHIP, [f"runs_dir={tmp}", f"data.start={START}",
                                                    f"data.end={UNTIL}"]), report=False).folder
     patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTRADE_EMULATOR_KEY", sandbox.api_key)
-    patch.setenv("PAPERTRADE_EMULATOR_SECRET", sandbox.secret)
+    patch.setenv("PAPERTRADE_API_KEY", sandbox.api_key)
+    patch.setenv("PAPERTRADE_API_SECRET", sandbox.secret)
     try:
         loaded = load_config(FLAGSHIP, [
-            f"runs_dir={tmp}", "broker.mode=emulator", f"broker.emulator.url={sandbox.base_url}",
-            f"broker.emulator.start={START}", "live.decision_delay_seconds=0",
+            f"runs_dir={tmp}", "broker.mode=testnet", f"broker.testnet_url={sandbox.base_url}",
+            f"data.start={START}", "live.market_data=venue", "live.decision_delay_seconds=0",
             "risk.kill_drawdown=0.3"])
         live = run_live(loaded, build_strategy(loaded),
                         until=pd.Timestamp(UNTIL).date() - dt.timedelta(days=1)).folder
@@ -117,7 +120,7 @@ def test_the_time_weighted_return_equals_the_backtests(runs: tuple[Path, Path]) 
     assert (live["capital_flow"] != 0).sum() == 1
 
 
-def test_no_journal_record_is_lost(runs: tuple[Path, Path]) -> None:
+def test_no_journal_record_is_lost(runs: tuple[Path, Path], sandbox: EmulatorServer) -> None:
     _backtest, live = runs
     orders = rows(live, "SELECT o.client_order_id, o.qty, o.status, SUM(f.qty) AS filled, "
                   "COUNT(f.id) AS n FROM orders o LEFT JOIN fills f "
@@ -126,10 +129,14 @@ def test_no_journal_record_is_lost(runs: tuple[Path, Path]) -> None:
     assert {o["status"] for o in orders} == {"filled"}
     for order in orders:
         assert order["n"] >= 1 and order["filled"] == pytest.approx(order["qty"], rel=1e-9)
-    before = [o for o in rows(live, "SELECT time FROM fills") if o["time"] < RESET_AT]
+    fills = rows(live, "SELECT client_order_id, time, trade_id FROM fills")
+    before = [f for f in fills if f["time"] < RESET_AT]
     assert len(before) >= 10  # the fills the wipe erased on the exchange are still journalled
-    trade_ids = [r["trade_id"] for r in rows(live, "SELECT trade_id FROM fills")]
-    assert len(trade_ids) == len(set(trade_ids))
+    # the wipe numbered trades from 1 again: ids recur, under other orders, and every fill the
+    # sandbox holds since the wipe is journalled once
+    assert len({f["trade_id"] for f in fills}) < len(fills)
+    assert len({(f["client_order_id"], f["trade_id"]) for f in fills}) == len(fills)
+    assert sandbox.state()["accounts"][0]["trades"] == len(fills) - len(before)
 
 
 def test_runs_show_marks_the_reset(runs: tuple[Path, Path]) -> None:
@@ -154,6 +161,18 @@ def test_the_reset_control_wipes_orders_and_refills(sandbox: EmulatorServer) -> 
         bad = requests.post(server.base_url + "/_emulator/reset",
                             json={"balances": {"USDT": "abc"}}, timeout=5)
         assert bad.status_code == 400 and server.resets == 1
+        bad = requests.post(server.base_url + "/_emulator/reset",
+                            json={"restart_ids": "yes"}, timeout=5)
+        assert bad.status_code == 400 and "restart_ids" in bad.text and server.resets == 1
+        # ids go on across a plain reset, and start again with restart_ids
+        first = client.create_order("BTC/USDT", "market", "buy", 0.01)
+        assert int(first["id"]) == 2 and int(first["trades"][0]["id"]) == 1
+        requests.post(server.base_url + "/_emulator/reset", json={"restart_ids": True},
+                      timeout=5).raise_for_status()
+        again = client.create_order("BTC/USDT", "market", "buy", 0.01)
+        assert int(again["id"]) == 1 and int(again["trades"][0]["id"]) == 1
+        assert client.fetch_balance()["USDT"]["total"] == pytest.approx(5000 - 0.01 * float(
+            again["average"]), rel=1e-6)  # the session's starting deposit, then the buy
 
 
 def test_time_weighted_equity_on_a_known_answer() -> None:
@@ -183,3 +202,30 @@ def test_a_reset_is_a_live_event_and_a_notification_kind() -> None:
     assert kind_of(event) == "reset"
     assert event.text.startswith("testnet reset: balances moved by -27,645.70 USDT")
     assert "reset" in load_config(FLAGSHIP).run.notify.events
+
+
+def test_a_fill_is_unique_per_order_and_trade_id_in_older_journals_too(tmp_path: Path) -> None:
+    """A journal written before a wipe could reuse ids (unique trade id alone) is migrated
+    when it is reopened: the same trade id under another order is a new fill."""
+    from papertrade.journal import Journal
+
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:  # the index of journals written before
+        db.execute("DROP INDEX fills_order_trade")
+        db.execute("CREATE UNIQUE INDEX fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL")
+    journal = Journal(path)
+    when = pd.Timestamp("2021-02-11", tz="UTC")
+
+    def fill(coid: str, trade_id: str | None) -> bool:
+        return journal.fill(coid, time=when, symbol="BTC/USDT", side="buy", qty=1.0,
+                            price=1.0, fee=0.0, fee_currency="BTC", trade_id=trade_id)
+
+    assert fill("a", "BTCUSDT-1") and not fill("a", "BTCUSDT-1")
+    assert fill("b", "BTCUSDT-1")  # after a wipe: the id again, under a new order
+    assert fill("b", None) and fill("b", None)  # no id: nothing to deduplicate on
+    journal.close()
+    with sqlite3.connect(path) as db:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert db.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 4
+    assert "fills_trade" not in indexes and "fills_order_trade" in indexes

@@ -12,7 +12,7 @@ from report_fixtures import FixtureRun, write_run
 
 from papertrade.report.details import collect
 from papertrade.report.html import write_report
-from papertrade.report.journal import Journal
+from papertrade.report.journal import JournalReader
 from papertrade.runfolder import read_header
 
 
@@ -26,7 +26,7 @@ def test_reader_sees_committed_rows_while_the_writer_holds_a_write_lock(
     writer = live_run.writer
     assert writer is not None
     journal = live_run.path / "journal.sqlite"
-    before = len(Journal(journal).equity())
+    before = len(JournalReader(journal).equity())
     writer.execute("BEGIN IMMEDIATE")  # the writer owns the write lock from here on
     writer.execute("INSERT INTO events(time, level, kind, message) VALUES "
                    "('2026-03-04T00:00:05Z', 'ERROR', 'error', 'uncommitted error')")
@@ -36,7 +36,7 @@ def test_reader_sees_committed_rows_while_the_writer_holds_a_write_lock(
         elapsed = time.perf_counter() - started
         assert elapsed < 2.0
         assert details.header.status == "running"
-        assert len(Journal(journal).equity()) == before
+        assert len(JournalReader(journal).equity()) == before
         assert all(p["message"] != "uncommitted error" for p in details.problems)
         assert not any("unreadable" in n for n in details.notes)
     finally:
