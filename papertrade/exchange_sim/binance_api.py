@@ -9,69 +9,36 @@ emulated clock.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TypeVar
-from urllib.parse import parse_qsl
 
 from papertrade.exchange_sim import errors, payloads
+from papertrade.exchange_sim.accounts import Account, OrderRequest
 from papertrade.exchange_sim.clock import EmulatedClock, wall_ms
 from papertrade.exchange_sim.filters import fmt
 from papertrade.exchange_sim.market import ORDER_TYPES, Market, ReplayedSymbol
-from papertrade.exchange_sim.matching import Account, MatchingEngine, OrderRequest
+from papertrade.exchange_sim.matching import MatchingEngine
+from papertrade.exchange_sim.params import (
+    ApiRequest,
+    Params,
+    decimal_param,
+    int_param,
+    limit_param,
+    parse_params,
+    required_param,
+    sign,
+    signed_payload,
+    time_window,
+)
 
 Json = dict[str, object] | list[object]
-Params = dict[str, str]
-T = TypeVar("T")
 
-_NUMBER = re.compile(errors.NUMBER_PATTERN)
-_INTEGER_PATTERN = r"^[0-9]{1,20}$"
-_INTEGER = re.compile(_INTEGER_PATTERN)
 _CLIENT_ID = re.compile(errors.CLIENT_ID_PATTERN)
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)
 _MAX_RECV_WINDOW = 60_000
-
-
-@dataclass
-class ApiRequest:
-    """One HTTP request as the router sees it (raw query and body kept for the signature)."""
-
-    method: str
-    path: str
-    query: str = ""
-    body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-
-
-def parse_params(query: str, body: str) -> Params:
-    """Query and form body merged; -1101 on a parameter sent twice."""
-    params: Params = {}
-    for text in (query, body):
-        for name, value in parse_qsl(text, keep_blank_values=True):
-            if name in params:
-                raise errors.duplicate_parameter()
-            params[name] = value
-    return params
-
-
-def signed_payload(query: str, body: str) -> str:
-    """Binance's ``totalParams``: query + body, the ``signature`` parameter removed."""
-
-    def strip(text: str) -> str:
-        return "&".join(p for p in text.split("&") if p and not p.startswith("signature="))
-
-    return strip(query) + strip(body)
-
-
-def sign(secret: str, payload: str) -> str:
-    """Hex HMAC-SHA256 of ``payload`` keyed by ``secret`` (what clients send as signature)."""
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 def new_client_id() -> str:
@@ -138,8 +105,8 @@ class BinanceApi:
         expected = sign(account.secret, signed_payload(req.query, req.body))
         if not hmac.compare_digest(expected, signature.lower()):
             raise errors.bad_signature()
-        timestamp = _int(params, "timestamp", required=True)
-        recv_window = _int(params, "recvWindow") or 5000
+        timestamp = int_param(params, "timestamp", required=True)
+        recv_window = int_param(params, "recvWindow") or 5000
         if recv_window > _MAX_RECV_WINDOW:
             raise errors.bad_recv_window()
         now = wall_ms()
@@ -175,13 +142,13 @@ class BinanceApi:
         }
 
     def klines(self, params: Params) -> Json:
-        sym = self.market.get(_required(params, "symbol"))
-        interval = _required(params, "interval")
+        sym = self.market.get(required_param(params, "symbol"))
+        interval = required_param(params, "interval")
         if interval != "1d":
             raise errors.invalid_interval()
-        limit = _limit(params, default=500, maximum=1000)
-        rows = sym.klines(self.clock.now_ms(), _int(params, "startTime"), _int(params, "endTime"),
-                          limit)
+        limit = limit_param(params, default=500, maximum=1000)
+        rows = sym.klines(self.clock.now_ms(), int_param(params, "startTime"),
+                          int_param(params, "endTime"), limit)
         return list(rows)
 
     def _single_or_list(self, params: Params, build: Callable[[ReplayedSymbol], Json]) -> Json:
@@ -244,8 +211,8 @@ class BinanceApi:
         return self._single_or_list(params, build)
 
     def depth(self, params: Params) -> Json:
-        sym = self.market.get(_required(params, "symbol"))
-        limit = _limit(params, default=100, maximum=5000)
+        sym = self.market.get(required_param(params, "symbol"))
+        limit = limit_param(params, default=100, maximum=5000)
         now = self.clock.now_ms()
         bid, ask, tick = self.market.bid(sym, now), self.market.ask(sym, now), sym.filters.tick_size
         bids = [bid - i * tick for i in range(limit) if bid - i * tick > 0]
@@ -263,11 +230,11 @@ class BinanceApi:
         return payloads.account_info(account, self.engine.maker_fee, self.engine.taker_fee, omit)
 
     def new_order(self, account: Account, params: Params, now: int) -> Json:
-        symbol = self.market.get(_required(params, "symbol")).id
-        side = _required(params, "side")
+        symbol = self.market.get(required_param(params, "symbol")).id
+        side = required_param(params, "side")
         if side not in ("BUY", "SELL"):
             raise errors.invalid_side()
-        order_type = _required(params, "type")
+        order_type = required_param(params, "type")
         if order_type not in ORDER_TYPES:
             raise errors.invalid_order_type()
         client_id = params.get("newClientOrderId") or new_client_id()
@@ -281,17 +248,17 @@ class BinanceApi:
             for extra in ("price", "timeInForce"):
                 if params.get(extra):
                     raise errors.not_required(extra)
-            req.quantity = _decimal(params, "quantity")
-            req.quote_order_qty = _decimal(params, "quoteOrderQty")
+            req.quantity = decimal_param(params, "quantity")
+            req.quote_order_qty = decimal_param(params, "quoteOrderQty")
             if req.quantity is None and req.quote_order_qty is None:
                 raise errors.missing_either("quantity", "quoteOrderQty")
             if req.quantity is not None and req.quote_order_qty is not None:
                 raise errors.not_required("quoteOrderQty")
         else:
-            req.quantity = _decimal(params, "quantity", required=True)
-            req.price = _decimal(params, "price", required=True)
+            req.quantity = decimal_param(params, "quantity", required=True)
+            req.price = decimal_param(params, "price", required=True)
             if order_type == "LIMIT":
-                req.time_in_force = _required(params, "timeInForce")
+                req.time_in_force = required_param(params, "timeInForce")
                 if req.time_in_force not in ("GTC", "IOC", "FOK"):
                     raise errors.invalid_time_in_force()
             elif params.get("timeInForce"):
@@ -300,8 +267,8 @@ class BinanceApi:
         return payloads.order_placed(order, trades, resp_type)
 
     def _find(self, account: Account, params: Params) -> tuple[str, int | None, str | None]:
-        symbol = self.market.get(_required(params, "symbol")).id
-        order_id = _int(params, "orderId")
+        symbol = self.market.get(required_param(params, "symbol")).id
+        order_id = int_param(params, "orderId")
         client_id = params.get("origClientOrderId") or None
         if order_id is None and client_id is None:
             raise errors.missing_either("orderId", "origClientOrderId")
@@ -322,7 +289,7 @@ class BinanceApi:
         return payloads.order_canceled(order, cancel_id, now)
 
     def cancel_open_orders(self, account: Account, params: Params, now: int) -> Json:
-        symbol = self.market.get(_required(params, "symbol")).id
+        symbol = self.market.get(required_param(params, "symbol")).id
         orders = self.engine.open_orders(account, symbol)
         if not orders:
             raise errors.unknown_order_cancel()
@@ -336,82 +303,22 @@ class BinanceApi:
         return [payloads.order_query(o) for o in self.engine.open_orders(account, symbol)]
 
     def all_orders(self, account: Account, params: Params, now: int) -> Json:
-        symbol = self.market.get(_required(params, "symbol")).id
+        symbol = self.market.get(required_param(params, "symbol")).id
         orders = account.orders.get(symbol, [])
-        order_id = _int(params, "orderId")
+        order_id = int_param(params, "orderId")
         if order_id is not None:
             orders = [o for o in orders if o.order_id >= order_id]
-        selected = _window(orders, lambda o: o.time, params, from_start=order_id is not None)
+        selected = time_window(orders, lambda o: o.time, params, from_start=order_id is not None)
         return [payloads.order_query(o) for o in selected]
 
     def my_trades(self, account: Account, params: Params, now: int) -> Json:
-        symbol = self.market.get(_required(params, "symbol")).id
+        symbol = self.market.get(required_param(params, "symbol")).id
         trades = account.trades.get(symbol, [])
-        order_id = _int(params, "orderId")
-        from_id = _int(params, "fromId")
+        order_id = int_param(params, "orderId")
+        from_id = int_param(params, "fromId")
         if order_id is not None:
             trades = [t for t in trades if t.order_id == order_id]
         if from_id is not None:
             trades = [t for t in trades if t.id >= from_id]
-        selected = _window(trades, lambda t: t.time, params, from_start=from_id is not None)
+        selected = time_window(trades, lambda t: t.time, params, from_start=from_id is not None)
         return [payloads.my_trade(t) for t in selected]
-
-
-# ---------------------------------------------------------------------- parameter helpers
-
-
-def _required(params: Params, name: str) -> str:
-    value = params.get(name, "")
-    if not value:
-        raise errors.missing(name)
-    return value
-
-
-def _int(params: Params, name: str, required: bool = False) -> int | None:
-    value = params.get(name, "")
-    if not value:
-        if required:
-            raise errors.missing(name)
-        return None
-    if not _INTEGER.match(value):
-        raise errors.illegal_characters(name, _INTEGER_PATTERN)
-    return int(value)
-
-
-def _decimal(params: Params, name: str, required: bool = False) -> Decimal | None:
-    value = params.get(name, "")
-    if not value:
-        if required:
-            raise errors.missing(name)
-        return None
-    if not _NUMBER.match(value):
-        raise errors.illegal_characters(name)
-    number = Decimal(value)
-    exponent = number.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -8:
-        raise errors.too_much_precision(name)
-    return number
-
-
-def _limit(params: Params, default: int, maximum: int) -> int:
-    limit = _int(params, "limit")
-    if limit is None:
-        return default
-    if limit < 1 or limit > maximum:
-        raise errors.invalid_parameter("limit")
-    return limit
-
-
-def _window(items: list[T], time_of: Callable[[T], int], params: Params,
-               from_start: bool) -> list[T]:
-    """Binance's time window + limit: from ``startTime`` (or an id) the oldest ``limit``,
-    otherwise the newest ``limit`` items."""
-    start, end = _int(params, "startTime"), _int(params, "endTime")
-    limit = _limit(params, default=500, maximum=1000)
-    if start is not None:
-        items = [i for i in items if time_of(i) >= start]
-    if end is not None:
-        items = [i for i in items if time_of(i) <= end]
-    if from_start or start is not None:
-        return items[:limit]
-    return items[-limit:]

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from papertrade.exchange_sim.accounts import Account
 from papertrade.exchange_sim.faults import FaultRule
 from papertrade.exchange_sim.filters import fmt
 from papertrade.exchange_sim.market import Market, ReplayedSymbol
-from papertrade.exchange_sim.matching import Account
 from papertrade.util.text import one_line
 
 if TYPE_CHECKING:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from papertrade.exchange_sim.accounts import Account, Order, Trade
 from papertrade.exchange_sim.filters import fmt
 from papertrade.exchange_sim.market import ORDER_TYPES, ReplayedSymbol
-from papertrade.exchange_sim.matching import Account, Order, Trade
 
 RATE_LIMITS: list[dict[str, object]] = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},

@@ -44,13 +44,15 @@ from loguru import logger
 
 from papertrade.exchange_sim import control
 from papertrade.exchange_sim import state as persistence
-from papertrade.exchange_sim.binance_api import ApiRequest, BinanceApi
+from papertrade.exchange_sim.accounts import Account
+from papertrade.exchange_sim.binance_api import BinanceApi
 from papertrade.exchange_sim.clock import MS_PER_DAY, EmulatedClock, to_ms
 from papertrade.exchange_sim.errors import ApiError, unknown_status
 from papertrade.exchange_sim.faults import FaultPlan, FaultRule
 from papertrade.exchange_sim.filters import fmt
 from papertrade.exchange_sim.market import Market
-from papertrade.exchange_sim.matching import Account, MatchingEngine
+from papertrade.exchange_sim.matching import MatchingEngine
+from papertrade.exchange_sim.params import ApiRequest
 from papertrade.exchange_sim.transport import HttpServer
 from papertrade.util.text import one_line
 

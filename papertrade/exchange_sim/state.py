@@ -23,8 +23,9 @@ from typing import TypeVar
 
 from loguru import logger
 
+from papertrade.exchange_sim.accounts import Account, Order, Trade
 from papertrade.exchange_sim.clock import checked_ms
-from papertrade.exchange_sim.matching import Account, MatchingEngine, Order, Trade
+from papertrade.exchange_sim.matching import MatchingEngine
 from papertrade.util.text import one_line
 
 FORMAT = 1

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from papertrade.exchange_sim import control
-from papertrade.exchange_sim.binance_api import ApiRequest
+from papertrade.exchange_sim.params import ApiRequest
 from papertrade.util.text import one_line
 
 if TYPE_CHECKING:
