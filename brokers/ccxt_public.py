@@ -103,13 +103,8 @@ def public_client(exchange_id: str, *, venue: Venue = "mainnet", base_url: str |
     """A key-less ccxt client of ``exchange_id`` that can only GET its public endpoints (on
     mainnet, or the sandbox/demo host with ``venue``); ``base_url`` (loopback) mirrors them.
     BrokerRejected for an unknown exchange or a venue it lacks."""
-    from papertrade.config_models import _is_loopback_url
-
     if exchange_id not in ccxt.exchanges:
         raise BrokerRejected(f"unknown ccxt exchange {exchange_id!r}", kind="not_supported")
-    if base_url is not None and not _is_loopback_url(base_url):
-        raise BrokerRejected(f"refusing market-data mirror {base_url[:120]!r}: not a loopback "
-                             "http(s) URL", kind="not_supported")
     config: dict[str, Any] = {"enableRateLimit": base_url is None,
                               "options": copy.deepcopy(_OPTIONS.get(exchange_id, {}))}
     if timeout_ms is not None:

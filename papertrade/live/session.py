@@ -139,11 +139,11 @@ def _mirror_clock(url: str) -> Clock:
     """The clock of a testnet mirror (``broker.testnet_url``): the emulator's market clock when
     the mirror is the emulator (a replay of months in seconds), real time otherwise."""
     try:
-        now = _emulator_now(url)
+        clock = _emulator_clock(url)
     except BrokerRejected:  # answered, but not the emulator's control route
         return WallClock()
     logger.info("testnet mirror {} is the exchange emulator: on its market clock", url)
-    return SimulatedClock(now, on_move=partial(_move_emulator_clock, url))
+    return clock
 
 
 def _public_client(exchange: str) -> Callable[[], Any]:
@@ -193,9 +193,14 @@ def _wire_emulator(loaded: LoadedConfig, strategy: Strategy, start: dt.date) -> 
     broker = CcxtBroker.for_emulator(url, key, secret, b.quote, timeout_ms=timeout_ms)
     client = make_emulator_client(url, key, secret, timeout_ms=timeout_ms)
     if b.emulator.url is not None:
-        clock = SimulatedClock(_emulator_now(url), on_move=partial(_move_emulator_clock, url))
+        clock = _emulator_clock(url)
     return Wiring(broker, clock, signal_client(loaded.run) or (lambda: client),
                   signal_label(loaded.run, "emulator"), start, cleanup)
+
+
+def _emulator_clock(url: str) -> Clock:
+    """The market clock of the running emulator at ``url``, moved as the run moves."""
+    return SimulatedClock(_emulator_now(url), on_move=partial(_move_emulator_clock, url))
 
 
 def _move_emulator_clock(url: str, when: pd.Timestamp) -> None:
