@@ -165,10 +165,16 @@ class EmulatorConfig(Frozen):
     @field_validator("url")
     @classmethod
     def _loopback_only(cls, url: str | None) -> str | None:
-        if url is not None and not _is_loopback_url(url):
-            raise ValueError("not a loopback address: the emulator runs on this machine "
-                             "(papertrade exchange serve prints its URL)")
-        return url
+        return _loopback_or_none(url, "the emulator runs on this machine (papertrade exchange "
+                                 "serve prints its URL)")
+
+
+def _loopback_or_none(url: str | None, why: str) -> str | None:
+    """``url`` unchanged when it is None or loopback (:func:`_is_loopback_url`); else the
+    validation error ``not a loopback address: <why>``."""
+    if url is not None and not _is_loopback_url(url):
+        raise ValueError(f"not a loopback address: {why}")
+    return url
 
 
 def _is_loopback_url(url: str) -> bool:
@@ -242,10 +248,8 @@ class BrokerConfig(Frozen):
     @field_validator("testnet_url")
     @classmethod
     def _loopback_sandbox(cls, url: str | None) -> str | None:
-        if url is not None and not _is_loopback_url(url):
-            raise ValueError("not a loopback address: the testnet is reached at the sandbox "
-                             "URLs ccxt defines; this key is for a local mirror")
-        return url
+        return _loopback_or_none(url, "the testnet is reached at the sandbox URLs ccxt "
+                                 "defines; this key is for a local mirror")
 
 
 class RiskConfig(Frozen):
@@ -313,10 +317,8 @@ class LiveConfig(Frozen):
     @field_validator("market_data_url")
     @classmethod
     def _loopback_mirror(cls, url: str | None) -> str | None:
-        if url is not None and not _is_loopback_url(url):
-            raise ValueError("not a loopback address: mainnet market data is reached at the "
-                             "exchange's own public URLs; this key is for a local mirror")
-        return url
+        return _loopback_or_none(url, "mainnet market data is reached at the exchange's own "
+                                 "public URLs; this key is for a local mirror")
 
 
 NotifyEvent = Literal["trade", "rejection", "rail", "kill_switch", "stop", "crash", "start",

@@ -66,12 +66,18 @@ def required_param(params: Params, name: str) -> str:
     return value
 
 
+def _present(params: Params, name: str, required: bool) -> str | None:
+    """``params[name]``, None when absent or empty; -1102 then if ``required``."""
+    value = params.get(name, "")
+    if not value and required:
+        raise errors.missing(name)
+    return value or None
+
+
 def int_param(params: Params, name: str, required: bool = False) -> int | None:
     """An unsigned integer parameter (None when absent); -1100 on anything but digits."""
-    value = params.get(name, "")
-    if not value:
-        if required:
-            raise errors.missing(name)
+    value = _present(params, name, required)
+    if value is None:
         return None
     if not _INTEGER.match(value):
         raise errors.illegal_characters(name, _INTEGER_PATTERN)
@@ -81,10 +87,8 @@ def int_param(params: Params, name: str, required: bool = False) -> int | None:
 def decimal_param(params: Params, name: str, required: bool = False) -> Decimal | None:
     """A decimal parameter (None when absent); -1100 on a malformed number, -1111 beyond 8
     decimals."""
-    value = params.get(name, "")
-    if not value:
-        if required:
-            raise errors.missing(name)
+    value = _present(params, name, required)
+    if value is None:
         return None
     if not _NUMBER.match(value):
         raise errors.illegal_characters(name)

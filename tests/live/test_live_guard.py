@@ -21,9 +21,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
+from papertrade.errors import BrokerRejected
 from tests.conftest import FLAGSHIP, ROOT
 
 PROBE = r"""
@@ -78,6 +82,31 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
     return lines[0]
+
+
+class Recorder(HTTPAdapter):
+    """A transport that records every request and sends none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+             ) -> requests.Response:
+        self.sent.append(str(request.url))
+        raise requests.ConnectionError("the test transport sends nothing")
+
+
+def assert_url_change_refused(broker: Any) -> None:
+    """A mainnet URL set on a started broker's client is refused before anything is sent."""
+    client = broker._client
+    recorder = Recorder()
+    client.session.mount("https://", recorder)
+    client.session.mount("http://", recorder)
+    client.urls["api"]["private"] = "https://api.binance.com/api/v3"
+    with pytest.raises(BrokerRejected, match="not a sandbox URL"):
+        broker.balances()
+    assert recorder.sent == []
 
 
 def test_the_audit_hook_sees_the_ccxt_clients_connections(tmp_path: Path) -> None:

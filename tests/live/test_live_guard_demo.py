@@ -9,13 +9,10 @@ the guard tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import ccxt  # noqa: TID251 - the tests drive a real ccxt client
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
-from test_live_guard import KEYS, guarded, one_line_error
+from test_live_guard import KEYS, assert_url_change_refused, guarded, one_line_error
 
 from papertrade.brokers.ccxt_demo import demo_client, demo_exchanges, guard_demo
 from papertrade.brokers.ccxt_exchange import CcxtBroker
@@ -29,19 +26,6 @@ def ccxt_demo_urls(exchange_id: str) -> set[str]:
     client = getattr(ccxt, exchange_id)()
     raw = client.urls.get("demo") or client.urls.get("demotrading")
     return {url.replace("{hostname}", client.hostname or "") for url in raw.values()}
-
-
-class Recorder(HTTPAdapter):
-    """A transport that records every request and sends none."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-             ) -> requests.Response:
-        self.sent.append(str(request.url))
-        raise requests.ConnectionError("the test transport sends nothing")
 
 
 @pytest.mark.parametrize("exchange_id", ["binance", "bybit"])
@@ -70,15 +54,7 @@ def test_the_guard_refuses_any_other_url(exchange_id: str, url: str) -> None:
 
 
 def test_a_url_changed_after_start_is_refused_before_any_request() -> None:
-    broker = CcxtBroker.for_demo("binance", "k" * 24, "s" * 24, "USDT")
-    client = broker._client
-    recorder = Recorder()
-    client.session.mount("https://", recorder)
-    client.session.mount("http://", recorder)
-    client.urls["api"]["private"] = "https://api.binance.com/api/v3"
-    with pytest.raises(BrokerRejected, match="not a sandbox URL"):
-        broker.balances()
-    assert recorder.sent == []
+    assert_url_change_refused(CcxtBroker.for_demo("binance", "k" * 24, "s" * 24, "USDT"))
 
 
 def test_demo_mode_off_or_sandbox_on_is_refused() -> None:

@@ -14,9 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
-from test_live_guard import KEYS, guarded, one_line_error
+from test_live_guard import KEYS, assert_url_change_refused, guarded, one_line_error
 
 from papertrade.brokers.ccxt_exchange import CcxtBroker
 from papertrade.brokers.ccxt_sandbox import resolved_urls, sandbox_mirror
@@ -25,19 +23,6 @@ from papertrade.errors import BrokerRejected, ConfigError
 from tests.conftest import FLAGSHIP
 
 MIRROR = "http://127.0.0.1:9"  # nothing listens: every test here must refuse before sending
-
-
-class Recorder(HTTPAdapter):
-    """A transport that records what would have been sent, and sends nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, *args: object,
-             **kwargs: object) -> requests.Response:
-        self.sent.append(str(request.url))
-        raise requests.ConnectionError("recorded, not sent")
 
 
 @pytest.mark.parametrize("url", ["https://api.binance.com", "https://testnet.binance.vision",
@@ -77,15 +62,8 @@ def test_the_mirrored_client_is_the_sandbox_client_on_loopback() -> None:
 
 
 def test_a_url_changed_after_start_is_refused_before_any_request() -> None:
-    broker = CcxtBroker.for_testnet("binance", "k" * 24, "s" * 24, "USDT", mirror_url=MIRROR)
-    client = broker._client
-    recorder = Recorder()
-    client.session.mount("https://", recorder)
-    client.session.mount("http://", recorder)
-    client.urls["api"]["private"] = "https://api.binance.com/api/v3"
-    with pytest.raises(BrokerRejected, match="not a sandbox URL"):
-        broker.balances()
-    assert recorder.sent == []
+    assert_url_change_refused(CcxtBroker.for_testnet("binance", "k" * 24, "s" * 24, "USDT",
+                                                     mirror_url=MIRROR))
 
 
 def test_a_mirror_without_keys_is_refused_like_the_sandbox() -> None:

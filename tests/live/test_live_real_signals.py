@@ -31,11 +31,11 @@ from papertrade.data.bars import bundled_file
 from papertrade.errors import BrokerRejected, ConfigError
 from papertrade.exchange_sim.server import EmulatorServer
 from papertrade.live.feed import LiveMarketFeed
-from papertrade.live.session import run_live
-from papertrade.runner import build_strategy, run_backtest
+from papertrade.runner import build_strategy
 from papertrade.strategies.base import checked_decide
 from tests.conftest import FLAGSHIP
 from tests.data.fake_binance_klines import FakeBinance, listing_from_csv
+from tests.live.testnet_runs import backtest_and_testnet
 
 START, JUMP, UNTIL = "2020-12-01", "2021-01-20", "2021-02-28"
 SCALE = 1.5
@@ -65,22 +65,10 @@ def runs(servers: tuple[EmulatorServer, FakeBinance], tmp_path_factory: pytest.T
          ) -> tuple[Path, Path]:
     sandbox, public = servers
     tmp = tmp_path_factory.mktemp("signals")
-    backtest = run_backtest(load_config(FLAGSHIP, [f"runs_dir={tmp}", f"data.start={START}",
-                                                   f"data.end={UNTIL}"]), report=False).folder
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTRADE_API_KEY", sandbox.api_key)
-    patch.setenv("PAPERTRADE_API_SECRET", sandbox.secret)
-    try:
-        loaded = load_config(FLAGSHIP, [
-            f"runs_dir={tmp}", "broker.mode=testnet", f"broker.testnet_url={sandbox.base_url}",
-            f"data.start={START}", "live.decision_delay_seconds=0",
-            f"live.market_data_url={public.base_url}"])
-        assert loaded.run.live.market_data is None  # mainnet: testnet's default
-        live = run_live(loaded, build_strategy(loaded),
-                        until=pd.Timestamp(UNTIL).date() - dt.timedelta(days=1)).folder
-    finally:
-        patch.undo()
-    return backtest, live
+    assert load_config(FLAGSHIP, ["broker.mode=testnet"]).run.live.market_data is None
+    # signals from mainnet, testnet's default, served by the public server
+    return backtest_and_testnet(sandbox, tmp, START, UNTIL,
+                                f"live.market_data_url={public.base_url}")
 
 
 def query(folder: Path, sql: str) -> pd.DataFrame:

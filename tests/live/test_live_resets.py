@@ -7,7 +7,6 @@ journal record. ``runs show`` marks the reset."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -23,10 +22,10 @@ from papertrade.brokers.ccxt_emulator import make_emulator_client
 from papertrade.cli import _mount, app
 from papertrade.config import load_config
 from papertrade.exchange_sim.server import EmulatorServer
-from papertrade.live.session import run_live
 from papertrade.metrics import time_weighted_equity
-from papertrade.runner import build_strategy, run_backtest
+from papertrade.runner import build_strategy
 from tests.conftest import FLAGSHIP
+from tests.live.testnet_runs import backtest_and_testnet
 
 START, RESET_AT, UNTIL = "2020-12-01", "2021-02-10T12:00:00Z", "2021-02-28"
 
@@ -49,21 +48,8 @@ def runs(sandbox: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
                            json={"at": RESET_AT, "balances": {"USDT": "10000"},
                                  "restart_ids": True}, timeout=5)
     assert answer.status_code == 200 and answer.json()["scheduled"], answer.text
-    backtest = run_backtest(load_config(FLAGSHIP, [f"runs_dir={tmp}", f"data.start={START}",
-                                                   f"data.end={UNTIL}"]), report=False).folder
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTRADE_API_KEY", sandbox.api_key)
-    patch.setenv("PAPERTRADE_API_SECRET", sandbox.secret)
-    try:
-        loaded = load_config(FLAGSHIP, [
-            f"runs_dir={tmp}", "broker.mode=testnet", f"broker.testnet_url={sandbox.base_url}",
-            f"data.start={START}", "live.market_data=venue", "live.decision_delay_seconds=0",
-            "risk.kill_drawdown=0.3"])
-        live = run_live(loaded, build_strategy(loaded),
-                        until=pd.Timestamp(UNTIL).date() - dt.timedelta(days=1)).folder
-    finally:
-        patch.undo()
-    return backtest, live
+    return backtest_and_testnet(sandbox, tmp, START, UNTIL, "live.market_data=venue",
+                                "risk.kill_drawdown=0.3")
 
 
 def rows(folder: Path, sql: str) -> list[dict[str, Any]]:
